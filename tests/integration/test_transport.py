@@ -1,0 +1,347 @@
+# -*- test-case-name: tests.integration.test_transport -*-
+"""
+The transport on a real kernel SCTP stack: SCTPPort, the registry and the
+counters, end to end over loopback (run under scripts/with-sctp-kernel).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from typing import Any, List
+
+from twisted.internet import defer, reactor, task
+from twisted.trial.unittest import TestCase
+
+from tests.integration.helpers import Echo, Recorder, RecordingFactory, listen, sleep, waitFor
+from tests.integration.support import requireSCTP
+from twisted_sctp import sctpsocket
+from twisted_sctp.constants import AssocChangeState
+from twisted_sctp.error import AssociationLimitError
+from twisted_sctp.notifications import AssocChange
+from twisted_sctp.port import MAX_ASSOCS_REASON, SCTPEvent
+
+
+def assocsInKernel() -> int:
+    """
+    @return: how many associations /proc/net/sctp/assocs lists.
+    """
+    with open("/proc/net/sctp/assocs") as f:
+        return max(0, len(f.read().splitlines()) - 1)
+
+
+class TransportTests(TestCase):
+    """
+    SCTPPort against itself on the guest's loopback.
+    """
+
+    timeout = 120
+
+    def setUp(self) -> None:
+        requireSCTP()
+
+    @defer.inlineCallbacks
+    def test_multihomedListenerReachableOnBothAddresses(self) -> Any:
+        """
+        A listener bound to 127.0.0.1 and 127.0.0.2 accepts associations on
+        each address and answers on each.
+        """
+        server = listen(self, RecordingFactory(Echo), ["127.0.0.1", "127.0.0.2"])
+        port = server.getHost().port
+        self.assertEqual(server.getHost().hosts, ("127.0.0.1", "127.0.0.2"))
+        local = sorted(h for h, _ in sctpsocket.localAddresses(server.socket))
+        self.assertEqual(local, ["127.0.0.1", "127.0.0.2"])
+        for host in ("127.0.0.1", "127.0.0.2"):
+            client = listen(self, RecordingFactory(Recorder), ["127.0.0.3"])
+            proto = yield client.connect((host, port))
+            proto.transport.write(b"via " + host.encode())
+            yield waitFor(lambda: proto.messages, what="echo via " + host)
+            self.assertEqual(proto.messages[0].payload, b"via " + host.encode())
+            self.assertIn(host, proto.transport.getPeer().hosts)
+        self.assertEqual(server.stats.established, 2)
+
+    @defer.inlineCallbacks
+    def test_ipv6(self) -> Any:
+        """
+        A listener on [::1] exchanges messages with a client on [::1].
+        """
+        requireSCTP(socket.AF_INET6)
+        server = listen(self, RecordingFactory(Echo), ["::1"])
+        client = listen(self, RecordingFactory(Recorder), ["::1"])
+        self.assertEqual(server.family, socket.AF_INET6)
+        proto = yield client.connect(("::1", server.getHost().port))
+        proto.transport.write(b"over IPv6")
+        yield waitFor(lambda: proto.messages, what="IPv6 echo")
+        self.assertEqual(proto.messages[0].payload, b"over IPv6")
+        self.assertEqual(proto.messages[0].source, ("::1", server.getHost().port))
+        serverAssoc = server.factory.built[0].transport.association
+        self.assertEqual(serverAssoc.peer.host, "::1")
+
+    @defer.inlineCallbacks
+    def test_hundredAssociationsHundredMessages(self) -> Any:
+        """
+        100 client associations each send 100 ordered messages and get each
+        echoed back: none lost, none out of order, on either side.
+        """
+        clients, count = 100, 100
+        server = listen(self, RecordingFactory(Echo), socket_rcvbuf=1 << 20, socket_sndbuf=1 << 20)
+        port = server.getHost().port
+        ports = [listen(self, RecordingFactory(Recorder)) for _ in range(clients)]
+        protos = yield defer.gatherResults([p.connect(("127.0.0.1", port)) for p in ports])
+        for i, proto in enumerate(protos):
+            for n in range(count):
+                proto.transport.writeMessage(b"%d:%d" % (i, n), unordered=False)
+        yield waitFor(lambda: all(len(p.messages) >= count for p in protos), timeout=90, what="all echoes")
+        for i, proto in enumerate(protos):
+            self.assertEqual([m.payload for m in proto.messages], [b"%d:%d" % (i, n) for n in range(count)])
+        byPeer = {}
+        for sp in server.factory.built:
+            byPeer[sp.transport.association.id] = [m.payload for m in sp.messages]
+        self.assertEqual(len(byPeer), clients)
+        for payloads in byPeer.values():
+            i = payloads[0].split(b":")[0]
+            self.assertEqual(payloads, [i + b":%d" % n for n in range(count)])
+        self.assertEqual(server.stats.messages_in, clients * count)
+        self.assertEqual(server.stats.messages_out, clients * count)
+        self.assertEqual(server.registry.opened, clients)
+
+    @defer.inlineCallbacks
+    def test_bigMessageWhole(self) -> Any:
+        """
+        A 200 KB message, delivered by the kernel in pieces, reaches the
+        protocol whole, and its echo comes back whole.
+        """
+        big = os.urandom(200 * 1024)
+        server = listen(self, RecordingFactory(Echo), socket_rcvbuf=1 << 20, socket_sndbuf=1 << 20)
+        client = listen(self, RecordingFactory(Recorder), socket_rcvbuf=1 << 20, socket_sndbuf=1 << 20)
+        proto = yield client.connect(("127.0.0.1", server.getHost().port))
+        proto.transport.write(big)
+        yield waitFor(lambda: proto.messages, timeout=30, what="200 KB echo")
+        self.assertEqual(len(server.factory.built[0].messages), 1)
+        self.assertEqual(server.factory.built[0].messages[0].payload, big)
+        self.assertEqual(proto.messages[0].payload, big)
+        self.assertGreaterEqual(server.stats.partial_reassembled, 1)
+
+    @defer.inlineCallbacks
+    def test_maxAssocsAbortsThird(self) -> Any:
+        """
+        With max_assocs=2 a third incoming association is ABORTed with the
+        reason text; established 3, local_reject 1, comm_lost 1, opened 2.
+        """
+        server = listen(self, RecordingFactory(Echo), max_assocs=2)
+        port = server.getHost().port
+        first = listen(self)
+        second = listen(self)
+        third = listen(self)
+        events: List[SCTPEvent] = []
+        third.observers.append(events.append)
+        yield first.connect(("127.0.0.1", port))
+        yield second.connect(("127.0.0.1", port))
+        d = third.connect(("127.0.0.1", port))
+        d.addErrback(lambda f: f)
+        yield waitFor(lambda: server.stats.comm_lost == 1, what="the third association's abort")
+        snap = server.snapshot()
+        self.assertEqual(
+            (snap["established"], snap["local_reject"], snap["comm_lost"], snap["current_opened_connections"]),
+            (3, 1, 1, 2),
+        )
+        self.assertEqual(len(server.factory.built), 2)
+        yield waitFor(
+            lambda: any(isinstance(e.notification, AssocChange) and e.notification.state == AssocChangeState.COMM_LOST for e in events),
+            what="COMM_LOST at the rejected client",
+        )
+        lost = [e.notification for e in events if isinstance(e.notification, AssocChange) and e.notification.state == AssocChangeState.COMM_LOST]
+        self.assertIn(MAX_ASSOCS_REASON, lost[0].info)
+
+    @defer.inlineCallbacks
+    def test_outgoingOverCapRefusedBeforeInit(self) -> Any:
+        """
+        With max_assocs=1 reached and tracking on, a send to a new peer
+        raises before any INIT leaves: the other listener never sees an
+        association and the kernel's association count does not grow.
+        """
+        server = listen(self, max_assocs=1)
+        other = listen(self)
+        client = listen(self)
+        yield client.connect(("127.0.0.1", server.getHost().port))
+        yield waitFor(lambda: server.registry.opened == 1, what="the first association")
+        before = assocsInKernel()
+        snmp = sctpsocket.readSNMP()
+        self.assertRaises(AssociationLimitError, server.sendMessage, b"x", ("127.0.0.1", other.getHost().port))
+        yield sleep(0.5)
+        self.assertEqual(assocsInKernel(), before)
+        self.assertEqual(sctpsocket.readSNMP()["SctpActiveEstabs"], snmp["SctpActiveEstabs"])
+        self.assertEqual(other.stats.established, 0)
+        self.assertEqual(server.stats.outgoing_refused, 1)
+
+    @defer.inlineCallbacks
+    def test_autoclose(self) -> Any:
+        """
+        autoclose=2 closes an idle association after about 2 s: counted as
+        assoc_shutdown (not remote_shutdown), the protocol told "autoclose".
+        """
+        server = listen(self, RecordingFactory(Echo), autoclose=2)
+        client = listen(self)
+        proto = yield client.connect(("127.0.0.1", server.getHost().port))
+        proto.transport.write(b"one")
+        yield waitFor(lambda: server.stats.autoclosed == 1, timeout=15, what="autoclose")
+        self.assertEqual((server.stats.assoc_shutdown, server.stats.remote_shutdown), (1, 0))
+        self.assertEqual(server.factory.built[0].lost[0].value.how, "autoclose")
+        yield waitFor(lambda: proto.lost, what="the client seeing the shutdown")
+        self.assertEqual(proto.lost[0].value.how, "shutdown")
+        self.assertEqual(client.stats.remote_shutdown, 1)
+
+    @defer.inlineCallbacks
+    def test_reusedPeerNotConfused(self) -> Any:
+        """
+        A peer that ends its association and comes back from the same
+        address and port gets a new association: new unique id, new kernel
+        assoc_id, a new protocol; the old protocol saw the end and gets none
+        of the new messages.
+        """
+        server = listen(self, RecordingFactory(Echo))
+        port = server.getHost().port
+        first = listen(self, port=0)
+        clientPort = first.getHost().port
+        proto1 = yield first.connect(("127.0.0.1", port))
+        proto1.transport.write(b"old")
+        yield waitFor(lambda: proto1.messages, what="first echo")
+        yield first.stopListening()
+        yield waitFor(lambda: server.factory.built[0].lost, what="the old association's end")
+        second = listen(self, port=clientPort)
+        proto2 = yield second.connect(("127.0.0.1", port))
+        proto2.transport.write(b"new")
+        yield waitFor(lambda: proto2.messages, what="second echo")
+        old, new = server.factory.built
+        self.assertEqual([m.payload for m in old.messages], [b"old"])
+        self.assertEqual([m.payload for m in new.messages], [b"new"])
+        self.assertNotEqual(old.transport.association.id, new.transport.association.id)
+        self.assertNotEqual(old.transport.association.assocID, new.transport.association.assocID)
+        self.assertEqual(old.transport.association.peer, new.transport.association.peer)
+        self.assertIs(server.registry.byPeer(("127.0.0.1", clientPort)), new.transport.association)
+
+
+def rawClient(family: int = socket.AF_INET, rcvbuf: int = 0) -> socket.socket:
+    """
+    A plain non-blocking one-to-many SCTP socket that we read by hand
+    (or not at all).
+    """
+    s = socket.socket(family, socket.SOCK_SEQPACKET, 132)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.bind(("127.0.0.1", 0))
+    s.setblocking(False)
+    return s
+
+
+def drain(sock: socket.socket, into: List[bytes]) -> None:
+    """
+    Read every data message waiting on C{sock} (notifications skipped).
+    """
+    while True:
+        try:
+            data, _, flags, _ = sock.recvmsg(1 << 16, 1024)
+        except BlockingIOError:
+            return
+        if not flags & 0x8000:
+            into.append(data)
+
+
+class SlowPeerTests(TestCase):
+    """
+    A peer that stops reading: EAGAIN, the queue, backpressure, TTL and
+    send_retries, on the real kernel.
+    """
+
+    timeout = 120
+
+    def setUp(self) -> None:
+        requireSCTP()
+
+    @defer.inlineCallbacks
+    def test_slowReaderQueueAndBackpressure(self) -> Any:
+        """
+        Sending to a peer that does not read fills the socket buffers: the
+        kernel answers EAGAIN (sendq_full), messages wait in the association's
+        queue, the protocol's producer is paused; once the peer reads, all
+        messages arrive in order and the producer is resumed.
+        """
+        from zope.interface import implementer
+
+        from twisted.internet.interfaces import IPushProducer
+
+        @implementer(IPushProducer)
+        class Producer:
+            def __init__(self) -> None:
+                self.calls: List[str] = []
+
+            def pauseProducing(self) -> None:
+                self.calls.append("pause")
+
+            def resumeProducing(self) -> None:
+                self.calls.append("resume")
+
+            def stopProducing(self) -> None:
+                self.calls.append("stop")
+
+        server = listen(self, socket_sndbuf=32768)
+        server.highWaterBytes = 64 * 1024
+        peer = rawClient(rcvbuf=8192)
+        self.addCleanup(peer.close)
+        peer.sendto(b"hello", ("127.0.0.1", server.getHost().port))
+        yield waitFor(lambda: server.factory.built and server.factory.built[0].messages, what="the peer's first message")
+        proto = server.factory.built[0]
+        producer = Producer()
+        proto.transport.registerProducer(producer, True)
+        payload = b"m" * 1000
+        sent = 0
+        while not producer.calls and sent < 5000:
+            proto.transport.writeMessage(b"%05d" % sent + payload, unordered=False)
+            sent += 1
+        self.assertEqual(producer.calls, ["pause"])
+        self.assertGreater(server.stats.sendq_full, 0)
+        queued = server.queuedMessages(proto.transport.association)
+        self.assertGreater(queued, 0)
+        yield sleep(0.5)
+        got: List[bytes] = []
+        reader = task.LoopingCall(drain, peer, got)
+        reader.start(0.005)
+        self.addCleanup(lambda: reader.running and reader.stop())
+        yield waitFor(lambda: len(got) >= sent, timeout=60, what="all {} messages at the peer".format(sent))
+        self.assertEqual([g[:5] for g in got], [b"%05d" % i for i in range(sent)])
+        self.assertEqual(producer.calls, ["pause", "resume"])
+        self.assertEqual(server.queuedMessages(proto.transport.association), 0)
+        self.assertEqual(server.stats.drops.get("queue_full", 0), 0)
+        self.assertEqual(server.stats.messages_out, sent)
+
+    @defer.inlineCallbacks
+    def test_sendFailedResentPerSendRetries(self) -> Any:
+        """
+        A message whose PR-SCTP TTL runs out while it waits in the kernel
+        behind a peer that is not reading is abandoned: SEND_FAILED (error 0)
+        brings it back with its send_retries in the context, it is re-sent
+        by address (send_failed, send_force_retry), and the peer gets it
+        exactly once, after the messages sent before it.
+        """
+        server = listen(self, socket_sndbuf=1 << 20, send_retries=1, send_ttl=0)
+        peer = rawClient(rcvbuf=4096)
+        self.addCleanup(peer.close)
+        peer.sendto(b"hello", ("127.0.0.1", server.getHost().port))
+        yield waitFor(lambda: server.factory.built and server.factory.built[0].messages, what="the peer's first message")
+        transport = server.factory.built[0].transport
+        fillers = 100
+        for n in range(fillers):
+            transport.writeMessage(b"F%04d" % n + b"." * 500, ttl=0)
+        self.assertEqual(server.stats.sendq_full, 0)
+        server.sendMessage(b"EXPIRING", transport.association, ttl=50)
+        yield sleep(0.5)
+        self.assertEqual(server.stats.send_failed, 0)
+        got: List[bytes] = []
+        reader = task.LoopingCall(drain, peer, got)
+        reader.start(0.005)
+        self.addCleanup(lambda: reader.running and reader.stop())
+        yield waitFor(lambda: b"EXPIRING" in got, timeout=30, what="the re-sent message")
+        self.assertEqual((server.stats.send_failed, server.stats.send_force_retry), (1, 1))
+        self.assertEqual(got.count(b"EXPIRING"), 1)
+        self.assertEqual([g[:5] for g in got if g.startswith(b"F")], [b"F%04d" % n for n in range(fillers)])

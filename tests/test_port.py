@@ -1,0 +1,554 @@
+# -*- test-case-name: tests.test_port -*-
+"""
+Tests for L{twisted_sctp.port} with a scripted socket (no kernel SCTP).
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from typing import Any, List
+
+from zope.interface.verify import verifyObject
+
+from twisted.internet import main
+from twisted.internet.interfaces import IListeningPort, IPushProducer
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.testing import MemoryReactorClock
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
+
+from twisted_sctp.association import AssociationState
+from twisted_sctp.constants import PR_SCTP_TTL, AssocChangeState, SendFlags
+from twisted_sctp.error import AssociationLimitError, AssociationLost, ConnectError, SendQueueFullError
+from twisted_sctp.interfaces import IAssociationTransport
+from twisted_sctp.notifications import AssocChange, PartialDeliveryEvent, SendFailed, ShutdownEvent
+from twisted_sctp.options import SCTPOptions
+from twisted_sctp.port import MAX_ASSOCS_REASON, SCTPMessage, SCTPPort
+from twisted_sctp.sockopt import SndRcvInfo
+from twisted_sctp.testing import FakeKernel, commUp
+
+PEER = ("127.0.0.2", 5070)
+PEER2 = ("127.0.0.3", 5071)
+
+
+class Recorder(Protocol):
+    """
+    Records whole messages and the connection's end.
+    """
+
+    def __init__(self) -> None:
+        self.messages: List[SCTPMessage] = []
+        self.lost: List[Failure] = []
+        self.made = 0
+
+    def connectionMade(self) -> None:
+        self.made += 1
+
+    def messageReceived(self, message: SCTPMessage) -> None:
+        self.messages.append(message)
+
+    def connectionLost(self, reason: Failure = main.CONNECTION_DONE) -> None:  # type: ignore[assignment]
+        self.lost.append(reason)
+
+
+class PlainRecorder(Protocol):
+    """
+    A plain IProtocol: gets dataReceived once per message.
+    """
+
+    def __init__(self) -> None:
+        self.data: List[bytes] = []
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data.append(data)
+
+
+@implementer(IPushProducer)
+class Producer:
+    """
+    Records pause/resume calls.
+    """
+
+    def __init__(self) -> None:
+        self.calls: List[str] = []
+
+    def pauseProducing(self) -> None:
+        self.calls.append("pause")
+
+    def resumeProducing(self) -> None:
+        self.calls.append("resume")
+
+    def stopProducing(self) -> None:
+        self.calls.append("stop")
+
+
+class PortTestCase(SynchronousTestCase):
+    """
+    Read and write paths of L{SCTPPort} over L{FakeKernel}.
+    """
+
+    def makePort(self, protocolClass: Any = Recorder, **options: Any) -> SCTPPort:
+        self.reactor = MemoryReactorClock()
+        self.kernel = FakeKernel()
+        self.protocols: List[Any] = []
+
+        def build(addr: Any) -> Any:
+            p = protocolClass()
+            self.protocols.append(p)
+            return p
+
+        factory = Factory.forProtocol(protocolClass)
+        factory.buildProtocol = build  # type: ignore[method-assign]
+        port = SCTPPort(5060, factory, ["127.0.0.1"], SCTPOptions(**options), self.reactor, kernel=self.kernel)
+        port.startListening()
+        self.sock = self.kernel.socket
+        return port
+
+    def up(self, port: SCTPPort, assocID: int, peer: Any = PEER) -> Any:
+        self.kernel.peers[assocID] = [peer]
+        self.sock.feedNotification(commUp(assocID), peer)
+        port.doRead()
+        return port.registry.byKernelID(assocID)
+
+    def test_interfaces(self) -> None:
+        """
+        The port provides IListeningPort; association transports provide
+        IAssociationTransport; listening adds the port as a reader.
+        """
+        port = self.makePort()
+        verifyObject(IListeningPort, port)
+        self.assertIn(port, self.reactor.getReaders())
+        self.assertEqual(self.sock.listening, port.backlog)
+        assoc = self.up(port, 7)
+        verifyObject(IAssociationTransport, assoc.transport)
+
+    def test_commUpBuildsProtocol(self) -> None:
+        """
+        COMM_UP creates an association with a unique id, builds its protocol
+        and counts established, opened and tracked.
+        """
+        port = self.makePort()
+        assoc = self.up(port, 7)
+        self.assertEqual(len(self.protocols), 1)
+        self.assertEqual(self.protocols[0].made, 1)
+        self.assertEqual(assoc.id, 1)
+        self.assertEqual(assoc.state, AssociationState.ESTABLISHED)
+        stats = port.snapshot()
+        self.assertEqual((stats["established"], stats["current_opened_connections"], stats["current_tracked_connections"]), (1, 1, 1))
+
+    def test_messageReceived(self) -> None:
+        """
+        A data message reaches the association's protocol whole, with stream,
+        PPID (host order) and source.
+        """
+        port = self.makePort()
+        assoc = self.up(port, 7)
+        self.sock.feedData(b"hello", 7, PEER, stream=3, ppid=socket.htonl(46))
+        port.doRead()
+        [msg] = self.protocols[0].messages
+        self.assertEqual((msg.payload, msg.stream, msg.ppid, msg.source), (b"hello", 3, 46, PEER))
+        self.assertIs(msg.association, assoc)
+        self.assertEqual((assoc.messagesIn, assoc.bytesIn), (1, 5))
+        self.assertEqual(port.stats.messages_in, 1)
+
+    def test_dataReceivedForPlainProtocols(self) -> None:
+        """
+        A protocol without messageReceived gets dataReceived once per message.
+        """
+        port = self.makePort(PlainRecorder)
+        self.up(port, 7)
+        self.sock.feedData(b"one", 7, PEER)
+        self.sock.feedData(b"two", 7, PEER)
+        port.doRead()
+        self.assertEqual(self.protocols[0].data, [b"one", b"two"])
+
+    def test_partialDeliveryReassembled(self) -> None:
+        """
+        A message delivered in pieces (no MSG_EOR until the last) is handed
+        up whole, once.
+        """
+        port = self.makePort()
+        port.readBufferSize = 1000
+        self.up(port, 7)
+        big = bytes(range(256)) * 20
+        self.sock.feedData(big, 7, PEER)
+        port.doRead()
+        self.assertEqual([m.payload for m in self.protocols[0].messages], [big])
+        self.assertEqual(port.stats.partial_reassembled, 1)
+
+    def test_oversizeDropped(self) -> None:
+        """
+        A partially delivered message beyond maxMessageSize is dropped and
+        counted; the next message is delivered.
+        """
+        port = self.makePort()
+        port.readBufferSize = 1000
+        port.maxMessageSize = 2500
+        self.up(port, 7)
+        self.sock.feedData(b"x" * 5000, 7, PEER)
+        self.sock.feedData(b"after", 7, PEER)
+        port.doRead()
+        self.assertEqual([m.payload for m in self.protocols[0].messages], [b"after"])
+        self.assertEqual(port.stats.drops["oversize"], 1)
+
+    def test_partialDeliveryAbortedCounted(self) -> None:
+        """
+        A PARTIAL_DELIVERY_EVENT discards the half-read message, counted.
+        """
+        port = self.makePort()
+        port.readBufferSize = 1000
+        self.up(port, 7)
+        self.sock.feedData(b"x" * 500, 7, PEER, eor=False)
+        self.sock.feedNotification(PartialDeliveryEvent(indication=0, assocID=7, stream=0, seq=0), PEER)
+        self.sock.feedData(b"next", 7, PEER)
+        port.doRead()
+        self.assertEqual([m.payload for m in self.protocols[0].messages], [b"next"])
+        self.assertEqual(port.stats.drops["no_eor"], 1)
+
+    def test_replyByAssociation(self) -> None:
+        """
+        transport.write sends one message by assoc_id with no address,
+        stream 0, unordered, the send_ttl as a PR-SCTP TTL and send_retries in
+        the context's top bits.
+        """
+        port = self.makePort(send_ttl=5000, send_retries=2)
+        assoc = self.up(port, 7)
+        assoc.transport.write(b"reply")
+        [(data, info, address)] = self.sock.sent
+        self.assertEqual((data, address), (b"reply", None))
+        self.assertEqual(info.assocID, 7)
+        self.assertEqual(info.stream, 0)
+        self.assertEqual(info.flags, SendFlags.UNORDERED | PR_SCTP_TTL)
+        self.assertEqual(info.timetolive, 5000)
+        self.assertEqual(info.context >> 28, 2)
+        self.assertEqual((assoc.messagesOut, port.stats.bytes_out), (1, 5))
+
+    def test_writeMessageParameters(self) -> None:
+        """
+        writeMessage passes stream, PPID (network order on the wire), order,
+        TTL and context; ttl=0 means no PR-SCTP policy.
+        """
+        port = self.makePort()
+        assoc = self.up(port, 7)
+        assoc.transport.writeMessage(b"m", stream=2, ppid=46, unordered=False, ttl=0, context=77)
+        [(_, info, _)] = self.sock.sent
+        self.assertEqual((info.stream, info.ppid, info.flags, info.timetolive, info.context & 0xFFFFFFF), (2, socket.htonl(46), 0, 0, 77))
+
+    def test_replyFallsBackToAddressOnEPIPE(self) -> None:
+        """
+        A send by assoc_id that fails with EPIPE is re-sent by address, as
+        the reference does.
+        """
+        port = self.makePort()
+        assoc = self.up(port, 7)
+        self.sock.sendErrors.append(OSError(errno.EPIPE, "gone"))
+        assoc.transport.write(b"reply")
+        [(data, info, address)] = self.sock.sent
+        self.assertEqual((data, info.assocID, address), (b"reply", 0, PEER))
+
+    def test_reuseOffSendsByAddress(self) -> None:
+        """
+        With assoc_reuse=0 a reply goes by the peer's address.
+        """
+        port = self.makePort(assoc_reuse=0)
+        assoc = self.up(port, 7)
+        assoc.transport.write(b"reply")
+        [(_, info, address)] = self.sock.sent
+        self.assertEqual((info.assocID, address), (0, PEER))
+
+    def test_eagainQueuesAndDrains(self) -> None:
+        """
+        EAGAIN counts sendq_full, queues the message and starts writing;
+        doWrite sends the queue in order once the socket takes data.
+        """
+        port = self.makePort()
+        assoc = self.up(port, 7)
+        self.sock.blocked = True
+        for i in range(5):
+            assoc.transport.write(b"m%d" % i)
+        self.assertEqual(port.stats.sendq_full, 1)
+        self.assertEqual(port.queuedMessages(assoc), 5)
+        self.assertIn(port, self.reactor.getWriters())
+        port.doWrite()
+        self.assertEqual(port.queuedMessages(assoc), 5)
+        self.sock.blocked = False
+        port.doWrite()
+        self.assertEqual([d for d, _, _ in self.sock.sent], [b"m%d" % i for i in range(5)])
+        self.assertNotIn(port, self.reactor.getWriters())
+
+    def test_backpressure(self) -> None:
+        """
+        A registered streaming producer is paused when the queue passes the
+        high-water mark and resumed once it drains.
+        """
+        port = self.makePort()
+        port.highWaterBytes = 100
+        assoc = self.up(port, 7)
+        producer = Producer()
+        assoc.transport.registerProducer(producer, True)
+        self.sock.blocked = True
+        for _ in range(5):
+            assoc.transport.write(b"x" * 40)
+        self.assertEqual(producer.calls, ["pause"])
+        self.sock.blocked = False
+        port.doWrite()
+        self.assertEqual(producer.calls, ["pause", "resume"])
+
+    def test_queueOverflow(self) -> None:
+        """
+        Beyond the queue bound a send raises SendQueueFullError, counted;
+        what was queued still goes out.
+        """
+        port = self.makePort()
+        port.maxQueuedMessages = 3
+        assoc = self.up(port, 7)
+        self.sock.blocked = True
+        for i in range(3):
+            assoc.transport.write(b"q%d" % i)
+        self.assertRaises(SendQueueFullError, assoc.transport.write, b"too much")
+        self.assertEqual(port.stats.drops["queue_full"], 1)
+        self.sock.blocked = False
+        port.doWrite()
+        self.assertEqual(len(self.sock.sent), 3)
+
+    def test_maxAssocsAbortsIncoming(self) -> None:
+        """
+        With max_assocs=2 a third association is ABORTed right after COMM_UP
+        with the reason text; established+1, local_reject+1, and after the
+        kernel's COMM_LOST comm_lost+1 with opened back at 2.
+        """
+        port = self.makePort(max_assocs=2)
+        self.up(port, 1)
+        self.up(port, 2, PEER2)
+        third = self.up(port, 3, ("127.0.0.4", 5072))
+        self.assertTrue(third.rejected)
+        [(data, info, address)] = self.sock.sent
+        self.assertEqual(data, MAX_ASSOCS_REASON)
+        self.assertEqual(len(MAX_ASSOCS_REASON), 55)
+        self.assertTrue(info.flags & SendFlags.ABORT)
+        self.assertEqual(info.assocID, 3)
+        self.assertEqual(len(self.protocols), 2)
+        self.sock.feedNotification(AssocChange(state=AssocChangeState.COMM_LOST, error=12, assocID=3), ("127.0.0.4", 5072))
+        port.doRead()
+        stats = port.snapshot()
+        self.assertEqual(
+            (stats["established"], stats["local_reject"], stats["comm_lost"], stats["current_opened_connections"]),
+            (3, 1, 1, 2),
+        )
+
+    def test_maxAssocsRefusesOutgoingBeforeSending(self) -> None:
+        """
+        With tracking on, a send that would open an association over
+        max_assocs fails before anything is sent.
+        """
+        port = self.makePort(max_assocs=1)
+        self.up(port, 1)
+        self.assertRaises(AssociationLimitError, port.sendMessage, b"x", PEER2)
+        self.assertEqual(self.sock.sent, [])
+        self.assertEqual(port.stats.outgoing_refused, 1)
+        port.sendMessage(b"ok", PEER)
+        self.assertEqual(len(self.sock.sent), 1)
+
+    def test_pendingOutgoingCountsTowardsCap(self) -> None:
+        """
+        An outgoing association still connecting counts towards max_assocs.
+        """
+        port = self.makePort(max_assocs=1)
+        port.sendMessage(b"first", PEER)
+        port.sendMessage(b"again", PEER)
+        self.assertRaises(AssociationLimitError, port.sendMessage, b"x", PEER2)
+        self.assertEqual([a for _, _, a in self.sock.sent], [PEER, PEER])
+
+    def test_implicitOutgoingBecomesEstablished(self) -> None:
+        """
+        A send to a new address creates a connecting association that its
+        COMM_UP completes (same record, same id, protocol built).
+        """
+        port = self.makePort()
+        assoc = port.sendMessage(b"hi", PEER)
+        self.assertEqual(assoc.state, AssociationState.CONNECTING)
+        same = self.up(port, 9)
+        self.assertIs(same, assoc)
+        self.assertEqual(assoc.state, AssociationState.ESTABLISHED)
+        self.assertTrue(assoc.outgoing)
+        self.assertEqual(len(self.protocols), 1)
+
+    def test_sendFailedResent(self) -> None:
+        """
+        SEND_FAILED with error 0 and retries left re-sends the payload by
+        address with one retry fewer; send_failed and send_force_retry count.
+        """
+        port = self.makePort(send_retries=2)
+        self.up(port, 7)
+        failed = SendFailed(flags=0, error=0, info=SndRcvInfo(flags=1, context=2 << 28 | 5, assocID=7), assocID=7, data=b"payload")
+        self.sock.feedNotification(failed, PEER)
+        port.doRead()
+        [(data, info, address)] = self.sock.sent
+        self.assertEqual((data, info.assocID, address), (b"payload", 0, PEER))
+        self.assertEqual(info.context, 1 << 28 | 5)
+        self.assertEqual((port.stats.send_failed, port.stats.send_force_retry), (1, 1))
+
+    def test_sendFailedNotResent(self) -> None:
+        """
+        SEND_FAILED with an error, or with no retries left, is counted and
+        not re-sent.
+        """
+        port = self.makePort()
+        self.up(port, 7)
+        for error, context in [(5, 2 << 28), (0, 0)]:
+            self.sock.feedNotification(
+                SendFailed(flags=0, error=error, info=SndRcvInfo(context=context, assocID=7), assocID=7, data=b"p"), PEER
+            )
+        port.doRead()
+        self.assertEqual(self.sock.sent, [])
+        self.assertEqual((port.stats.send_failed, port.stats.send_force_retry), (2, 0))
+
+    def test_peerShutdown(self) -> None:
+        """
+        A peer's graceful close counts remote_shutdown and assoc_shutdown and
+        ends the protocol with reason "shutdown".
+        """
+        port = self.makePort()
+        self.up(port, 7)
+        self.sock.feedNotification(ShutdownEvent(assocID=7), PEER)
+        self.sock.feedNotification(AssocChange(state=AssocChangeState.SHUTDOWN_COMP, assocID=7), PEER)
+        port.doRead()
+        [reason] = self.protocols[0].lost
+        self.assertIsInstance(reason.value, AssociationLost)
+        self.assertEqual(reason.value.how, "shutdown")
+        stats = port.snapshot()
+        self.assertEqual((stats["remote_shutdown"], stats["assoc_shutdown"], stats["current_opened_connections"], stats["current_tracked_connections"]), (1, 1, 0, 0))
+
+    def test_autoclose(self) -> None:
+        """
+        SHUTDOWN_COMP with no SHUTDOWN from the peer and none asked for is
+        the autoclose timer: assoc_shutdown+1, remote_shutdown unchanged.
+        """
+        port = self.makePort()
+        self.up(port, 7)
+        self.sock.feedNotification(AssocChange(state=AssocChangeState.SHUTDOWN_COMP, assocID=7), PEER)
+        port.doRead()
+        self.assertEqual(self.protocols[0].lost[0].value.how, "autoclose")
+        self.assertEqual((port.stats.assoc_shutdown, port.stats.remote_shutdown, port.stats.autoclosed), (1, 0, 1))
+
+    def test_reusedKernelIDNotConfused(self) -> None:
+        """
+        Data with a kernel assoc_id that now belongs to another peer (the old
+        association's end was missed) is not given to the old association:
+        the old one is ended, the new one gets a new id and protocol.
+        """
+        port = self.makePort()
+        old = self.up(port, 7)
+        self.kernel.peers[7] = [PEER2]
+        self.sock.feedData(b"from the new peer", 7, PEER2)
+        port.doRead()
+        self.assertEqual(len(self.protocols), 2)
+        self.assertEqual(self.protocols[0].messages, [])
+        self.assertEqual(self.protocols[0].lost[0].value.how, "comm_lost")
+        [msg] = self.protocols[1].messages
+        self.assertNotEqual(msg.association.id, old.id)
+        self.assertIsNone(port.registry.byID(old.id))
+
+    def test_reusedKernelIDOnCommUp(self) -> None:
+        """
+        A COMM_UP whose kernel id still names a live association with another
+        peer closes the old record first.
+        """
+        port = self.makePort()
+        old = self.up(port, 7)
+        new = self.up(port, 7, PEER2)
+        self.assertIsNot(old, new)
+        self.assertEqual(old.state, AssociationState.CLOSED)
+        self.assertEqual(port.registry.opened, 1)
+        self.assertEqual(len(self.protocols[0].lost), 1)
+
+    def test_badNotificationsCounted(self) -> None:
+        """
+        Notifications shorter than their header or struct are dropped and
+        counted, and reading goes on.
+        """
+        port = self.makePort()
+        self.sock.feedNotification(b"\x01\x80")
+        self.sock.feedNotification(AssocChange(state=0, assocID=1).pack()[:12])
+        self.up(port, 7)
+        self.assertEqual(port.stats.drops["short_notification"] + port.stats.drops["bad_notification"], 2)
+        self.assertEqual(len(self.protocols), 1)
+
+    def test_sourcePortZeroDropped(self) -> None:
+        """
+        Data from source port 0 is dropped and counted.
+        """
+        port = self.makePort()
+        self.up(port, 7)
+        self.sock.feedData(b"x", 7, ("127.0.0.2", 0))
+        port.doRead()
+        self.assertEqual(port.stats.drops["source_port_zero"], 1)
+
+    def test_readErrors(self) -> None:
+        """
+        EAGAIN ends a read pass quietly; a transient errno is skipped; a
+        fatal one loses the port.
+        """
+        port = self.makePort()
+        self.assertIsNone(port.doRead())
+        self.sock.feedError(errno.ECONNREFUSED)
+        self.sock.feedError(errno.EBADF)
+        result = port.doRead()
+        self.assertIsInstance(result, Failure)
+
+    def test_connect(self) -> None:
+        """
+        connect() starts an association with connectx and fires with its
+        protocol at COMM_UP.
+        """
+        port = self.makePort()
+        d = port.connect(PEER)
+        self.assertEqual(self.kernel.connects, [[PEER]])
+        self.assertNoResult(d)
+        self.up(port, self.kernel.nextAssocID)
+        self.assertIs(self.successResultOf(d), self.protocols[0])
+
+    def test_connectFails(self) -> None:
+        """
+        CANT_STR_ASSOC fails the connect Deferred with ConnectError and
+        counts connect_failed.
+        """
+        port = self.makePort()
+        d = port.connect(PEER)
+        self.sock.feedNotification(AssocChange(state=AssocChangeState.CANT_STR_ASSOC, error=0, assocID=self.kernel.nextAssocID), PEER)
+        port.doRead()
+        self.failureResultOf(d, ConnectError)
+        self.assertEqual(port.stats.connect_failed, 1)
+        self.assertEqual(len(port.registry), 0)
+
+    def test_setOptionRuntime(self) -> None:
+        """
+        A kernel option change goes to the socket for new associations; a
+        refused one raises; tracking off flushes ids.
+        """
+        from twisted_sctp.error import OptionError
+
+        port = self.makePort()
+        change = port.setOption("srto_min", 500)
+        self.assertEqual(change.appliesTo, "new-associations")
+        self.assertEqual(self.kernel.runtime, [("srto_min", 500)])
+        self.assertRaises(OptionError, port.setOption, "assoc_tracking", 0)
+        self.up(port, 7)
+        port.setOption("assoc_reuse", 0)
+        port.setOption("assoc_tracking", 0)
+        self.assertEqual(port.snapshot()["current_tracked_connections"], -1)
+        self.assertEqual(port.setOption("max_assocs", 5).appliesTo, "now")
+        self.assertEqual(port.registry.maxAssocs, 5)
+
+    def test_stopListening(self) -> None:
+        """
+        Stopping the port closes the socket and ends every protocol.
+        """
+        port = self.makePort()
+        self.up(port, 7)
+        port.stopListening()
+        self.assertTrue(self.sock.closed)
+        self.assertEqual(self.protocols[0].lost[0].value.how, "port_closed")
+        self.assertNotIn(port, self.reactor.getReaders())

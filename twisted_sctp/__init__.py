@@ -1,0 +1,51 @@
+"""
+twisted-sctp: an SCTP transport for Twisted on Linux kernel SCTP, and SIP
+over SCTP (RFC 4168) on top of it.
+
+    from twisted_sctp import listenSCTP, SCTPOptions
+    port = listenSCTP(reactor, 5060, factory, interfaces=("10.0.0.1", "10.0.1.1"),
+                      options=SCTPOptions(autoclose=120, max_assocs=1000))
+
+One one-to-many socket per listener; one protocol per association, built by
+the factory; replies go back on the association they answer.
+"""
+
+from twisted_sctp.address import SCTPAddress
+from twisted_sctp.association import Association, AssociationRegistry, AssociationState
+from twisted_sctp.error import (
+    AssociationLimitError,
+    AssociationLost,
+    ConnectError,
+    OptionError,
+    SCTPUnavailableError,
+    SendQueueFullError,
+    UnknownAssociationError,
+    UnknownOptionError,
+)
+from twisted_sctp.interfaces import IAssociationTransport, IMessageProtocol
+from twisted_sctp.options import RuntimeChange, SCTPOptions
+from twisted_sctp.port import AssociationTransport, SCTPEvent, SCTPMessage, SCTPPort, listenSCTP
+
+__all__ = [
+    "Association",
+    "AssociationLimitError",
+    "AssociationLost",
+    "AssociationRegistry",
+    "AssociationState",
+    "AssociationTransport",
+    "ConnectError",
+    "IAssociationTransport",
+    "IMessageProtocol",
+    "OptionError",
+    "RuntimeChange",
+    "SCTPAddress",
+    "SCTPEvent",
+    "SCTPMessage",
+    "SCTPOptions",
+    "SCTPPort",
+    "SCTPUnavailableError",
+    "SendQueueFullError",
+    "UnknownAssociationError",
+    "UnknownOptionError",
+    "listenSCTP",
+]

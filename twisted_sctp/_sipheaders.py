@@ -1,0 +1,607 @@
+# -*- test-case-name: tests.test_sipmessage -*-
+"""
+Pure parsers for SIP URIs and for the structured SIP header fields (Via,
+name-addr lists, CSeq, delta-seconds), plus the SIP error classes and the
+reason-phrase table.
+
+This is the private half of L{twisted_sctp.sipmessage}, which re-exports the
+public names.  Nothing here does I/O.
+
+Header values arrive as C{str}: the message parser decodes the header block as
+UTF-8 with the C{surrogateescape} error handler, so bytes that are not UTF-8
+survive as lone surrogates and are written back unchanged.  A URI may only
+hold printable ASCII (other octets must be %-escaped), so such bytes make a
+URI malformed; display names and quoted strings may hold them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Iterable, Sequence
+
+import attrs
+
+from twisted_sctp.error import SCTPError
+
+# RFC 3261 and later compact header forms, mapped to lower-case full names.
+COMPACT_FORMS: dict[str, str] = {
+    "a": "accept-contact", "b": "referred-by", "c": "content-type",
+    "d": "request-disposition", "e": "content-encoding", "f": "from", "i": "call-id",
+    "j": "reject-contact", "k": "supported", "l": "content-length", "m": "contact",
+    "n": "identity-info", "o": "event", "r": "refer-to", "s": "subject", "t": "to",
+    "u": "allow-events", "v": "via", "x": "session-expires", "y": "identity",
+}
+
+# The header fields a server needs to answer a request (RFC 3261 8.2.6.2).
+DIALOG_HEADERS = frozenset({"via", "from", "to", "call-id", "cseq"})
+
+TOKEN_RE = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")
+_DIGITS_RE = re.compile(r"[0-9]+")
+# Printable ASCII less the double quote and angle brackets.
+_URI_CHARS_RE = re.compile(r"[!#-;=?-~]+")
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_HOSTNAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_PARAM_VALUE_RE = re.compile(r'"(?:[^"\\]|\\.)*"|[^\s"]+')
+_VIA_HEAD_RE = re.compile(
+    r"SIP[ \t]*/[ \t]*2\.0[ \t]*/[ \t]*([A-Za-z0-9.!%*_+`'~-]+)[ \t]+"
+    r"(\[[^\]]*\]|[^ \t:\[\]]+)(?:[ \t]*:[ \t]*([0-9]+))?",
+    re.IGNORECASE | re.ASCII,
+)
+_CSEQ_RE = re.compile(r"([0-9]+)[ \t]+([A-Za-z0-9.!%*_+`'~-]+)")
+
+MAX_DELTA_SECONDS = 2**32 - 1
+
+REASON_PHRASES: dict[int, str] = {
+    100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
+    183: "Session Progress", 200: "OK", 202: "Accepted", 300: "Multiple Choices",
+    301: "Moved Permanently", 302: "Moved Temporarily", 305: "Use Proxy",
+    380: "Alternative Service", 400: "Bad Request", 401: "Unauthorized",
+    402: "Payment Required", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 406: "Not Acceptable",
+    407: "Proxy Authentication Required", 408: "Request Timeout", 410: "Gone",
+    413: "Request Entity Too Large", 414: "Request-URI Too Long",
+    415: "Unsupported Media Type", 416: "Unsupported URI Scheme", 420: "Bad Extension",
+    421: "Extension Required", 423: "Interval Too Brief", 430: "Flow Failed",
+    439: "First Hop Lacks Outbound Support", 480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist", 482: "Loop Detected", 483: "Too Many Hops",
+    484: "Address Incomplete", 485: "Ambiguous", 486: "Busy Here",
+    487: "Request Terminated", 488: "Not Acceptable Here", 491: "Request Pending",
+    493: "Undecipherable", 500: "Server Internal Error", 501: "Not Implemented",
+    502: "Bad Gateway", 503: "Service Unavailable", 504: "Server Time-out",
+    505: "Version Not Supported", 513: "Message Too Large", 600: "Busy Everywhere",
+    603: "Decline", 604: "Does Not Exist Anywhere", 606: "Not Acceptable",
+}
+_CLASS_PHRASES = {1: "Informational", 2: "Success", 3: "Redirection",
+                  4: "Client Error", 5: "Server Error", 6: "Global Failure"}
+
+
+def reasonPhrase(code: int) -> str:
+    """
+    @return: the usual reason phrase for status C{code}, or the name of its
+        class (C{"Client Error"}) for a code not in L{REASON_PHRASES}.
+    """
+    return REASON_PHRASES.get(code, _CLASS_PHRASES.get(code // 100, "Unknown"))
+
+
+class SIPParseError(SCTPError):
+    """
+    The peer sent something that is not a SIP message we accept: h11's
+    C{RemoteProtocolError}.  Also raised by the accessors of a message whose
+    header fields are malformed.
+
+    @ivar reason: a sentence saying what was wrong.
+    @ivar statusHint: the status code a server should answer with: 400,
+        505 for a request line with another SIP version, 513 for a header
+        block larger than the parser's limit.
+    @ivar headers: the Via, From, To, Call-ID and CSeq lines, as
+        C{(name, value)} in message order, that were read before the error
+        (possibly none), so that a server can still answer.
+    @ivar method: the request method, where the start line was read as a
+        request line; C{None} otherwise (never answer those).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        statusHint: int = 400,
+        headers: Iterable[tuple[str, str]] = (),
+        method: str | None = None,
+    ) -> None:
+        super().__init__(reason, statusHint)
+        self.reason = reason
+        self.statusHint = statusHint
+        self.headers = list(headers)
+        self.method = method
+
+    def __str__(self) -> str:
+        return "{} (status hint {})".format(self.reason, self.statusHint)
+
+
+class LocalSIPError(SCTPError, ValueError):
+    """
+    The SIP message API was misused (h11's C{LocalProtocolError}): for
+    example a header value holding a line break, or answering an ACK.
+    """
+
+
+def canonicalName(name: str) -> str:
+    """
+    @return: C{name} lower-cased, with a compact form expanded (C{"v"} gives
+        C{"via"}).
+    """
+    lower = name.lower()
+    return COMPACT_FORMS.get(lower, lower)
+
+
+def snippet(text: str, limit: int = 40) -> str:
+    """@return: C{text} shortened and quoted with C{ascii()}, for error reasons."""
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return ascii(text)
+
+
+def splitOutside(text: str, separator: str, what: str) -> list[str]:
+    """
+    Split C{text} on C{separator} where it is outside double-quoted strings
+    and outside C{<...>}.
+
+    @raise SIPParseError: a quoted string or angle bracket is not closed.
+    """
+    parts: list[str] = []
+    start = 0
+    inQuote = False
+    inAngle = False
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if inQuote:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                inQuote = False
+        elif inAngle:
+            if ch == ">":
+                inAngle = False
+        elif ch == '"':
+            inQuote = True
+        elif ch == "<":
+            inAngle = True
+        elif ch == separator:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    if inQuote:
+        raise SIPParseError("unterminated quoted string in {} {}"
+                            .format(what, snippet(text)))
+    if inAngle:
+        raise SIPParseError("unterminated '<' in {} {}".format(what, snippet(text)))
+    parts.append(text[start:])
+    return parts
+
+
+def parseInteger(text: str, what: str, maxDigits: int = 10) -> int:
+    """
+    Parse a decimal integer of at most C{maxDigits} ASCII digits.
+
+    @raise SIPParseError: C{text} is not that.
+    """
+    text = text.strip(" \t")
+    if len(text) > maxDigits or not _DIGITS_RE.fullmatch(text):
+        raise SIPParseError("bad {}: {}".format(what, snippet(text)))
+    return int(text)
+
+
+def parseDeltaSeconds(text: str, what: str) -> int:
+    """
+    Parse delta-seconds, clamping values above 2**32-1 (RFC 3261 20.19).
+
+    @raise SIPParseError: C{text} is not a decimal number.
+    """
+    return min(parseInteger(text, what, maxDigits=20), MAX_DELTA_SECONDS)
+
+
+def formatHost(host: str) -> str:
+    """@return: C{host} ready for a URI or Via: IPv6 addresses in brackets."""
+    if ":" in host and not host.startswith("["):
+        return "[" + host + "]"
+    return host
+
+
+def parseHost(text: str, what: str) -> str:
+    """
+    Check a host name, IPv4 address or (bracketed or bare) IPv6 address.
+
+    @return: the host, lower-cased, IPv6 without brackets.
+    @raise SIPParseError: C{text} is not a host.
+    """
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    if ":" in bare:
+        try:
+            ipaddress.IPv6Address(bare)
+        except ValueError:
+            raise SIPParseError(
+                "bad IPv6 address in {}: {}".format(what, snippet(text))
+            ) from None
+        return bare.lower()
+    if bare != text or not _HOSTNAME_RE.fullmatch(text):
+        raise SIPParseError("bad host in {}: {}".format(what, snippet(text)))
+    return text.lower()
+
+
+def parsePort(text: str, what: str) -> int:
+    """
+    @return: C{text} as a port number, 0 to 65535.
+    @raise SIPParseError: it is not one.
+    """
+    port = parseInteger(text, "port in " + what, maxDigits=5)
+    if port > 65535:
+        raise SIPParseError("port out of range in {}: {}".format(what, port))
+    return port
+
+
+def parseParams(text: str, what: str) -> dict[str, str | None]:
+    """
+    Parse C{;name=value;name} parameters.  Names are lower-cased; values are
+    kept as written (a quoted value keeps its quotes); a name without C{=}
+    maps to C{None}; the first of repeated names wins.
+
+    @param text: the parameters, starting with C{;}, or empty.
+    @raise SIPParseError: a parameter is empty or malformed.
+    """
+    params: dict[str, str | None] = {}
+    text = text.strip(" \t")
+    if not text:
+        return params
+    if not text.startswith(";"):
+        raise SIPParseError("unexpected text in {}: {}".format(what, snippet(text)))
+    for piece in splitOutside(text[1:], ";", what):
+        name, equals, value = piece.partition("=")
+        name = name.strip(" \t")
+        value = value.strip(" \t")
+        if not TOKEN_RE.fullmatch(name):
+            raise SIPParseError(
+                "bad parameter name in {}: {}".format(what, snippet(piece))
+            )
+        if equals and not _PARAM_VALUE_RE.fullmatch(value):
+            raise SIPParseError(
+                "bad parameter value in {}: {}".format(what, snippet(piece))
+            )
+        params.setdefault(name.lower(), value if equals else None)
+    return params
+
+
+def formatParams(params: dict[str, str | None]) -> str:
+    """@return: C{params} as C{;name=value} text."""
+    return "".join(
+        ";" + name if value is None else ";{}={}".format(name, value)
+        for name, value in params.items()
+    )
+
+
+@attrs.frozen
+class SIPURI:
+    """
+    A parsed C{sip:} or C{sips:} URI (RFC 3261 19.1).  C{str()} gives the
+    canonical text: scheme, host and parameter names lower-cased, IPv6 hosts
+    in brackets, everything else as written (escapes are not decoded).
+
+    @ivar scheme: C{"sip"} or C{"sips"}.
+    @ivar user: the user part, or C{None}.
+    @ivar password: the password, or C{None}.
+    @ivar host: the host; an IPv6 address without brackets.
+    @ivar port: the port, or C{None}.
+    @ivar params: URI parameters (names lower-cased).
+    @ivar headers: URI headers (the C{?name=value&...} part), in order.
+    """
+
+    scheme: str
+    user: str | None
+    password: str | None
+    host: str
+    port: int | None = None
+    params: dict[str, str | None] = attrs.field(factory=dict)
+    headers: dict[str, str] = attrs.field(factory=dict)
+
+    def param(self, name: str) -> str | None:
+        """@return: the value of URI parameter C{name} (any case), or C{None}."""
+        return self.params.get(name.lower())
+
+    @property
+    def transport(self) -> str | None:
+        """
+        The C{transport} parameter lower-cased (C{"sctp"}), or C{None}.
+        """
+        value = self.params.get("transport")
+        return None if value is None else value.lower()
+
+    @property
+    def lr(self) -> bool:
+        """Whether the URI has the loose-routing C{lr} parameter."""
+        return "lr" in self.params
+
+    def __str__(self) -> str:
+        parts = [self.scheme, ":"]
+        if self.user is not None:
+            parts.append(self.user)
+            if self.password is not None:
+                parts += [":", self.password]
+            parts.append("@")
+        parts.append(formatHost(self.host))
+        if self.port is not None:
+            parts.append(":{}".format(self.port))
+        parts.append(formatParams(self.params))
+        if self.headers:
+            parts.append("?")
+            pairs = ("{}={}".format(k, v) for k, v in self.headers.items())
+            parts.append("&".join(pairs))
+        return "".join(parts)
+
+
+def parseURI(text: str) -> SIPURI:
+    """
+    Parse a C{sip:} or C{sips:} URI.
+
+    @raise SIPParseError: C{text} is not one.
+    """
+    what = "URI " + snippet(text)
+    scheme, colon, rest = text.partition(":")
+    if not colon or scheme.lower() not in ("sip", "sips"):
+        raise SIPParseError("not a sip: or sips: URI: " + snippet(text))
+    if not _URI_CHARS_RE.fullmatch(rest):
+        raise SIPParseError("bad character in " + what)
+    user = password = None
+    userinfo, at, hostpart = rest.partition("@")
+    if at:
+        user, colon, pw = userinfo.partition(":")
+        password = pw if colon else None
+        if not user:
+            raise SIPParseError("empty user part in " + what)
+    else:
+        hostpart = rest
+    hostpart, question, headerText = hostpart.partition("?")
+    if hostpart.startswith("["):
+        close = hostpart.find("]")
+        if close < 0:
+            raise SIPParseError("unterminated IPv6 reference in " + what)
+        hostText, after = hostpart[: close + 1], hostpart[close + 1 :]
+    else:
+        end = len(hostpart)
+        for stop in ":;":
+            i = hostpart.find(stop)
+            if i >= 0:
+                end = min(end, i)
+        hostText, after = hostpart[:end], hostpart[end:]
+    host = parseHost(hostText, what)
+    port = None
+    if after.startswith(":"):
+        portText, semi, paramText = after[1:].partition(";")
+        port = parsePort(portText, what)
+        after = semi + paramText
+    params = parseParams(after, what)
+    headers: dict[str, str] = {}
+    if question:
+        for item in headerText.split("&"):
+            name, equals, value = item.partition("=")
+            if not name or not equals:
+                raise SIPParseError("bad header in " + what)
+            headers.setdefault(name, value)
+    return SIPURI(scheme.lower(), user, password, host, port, params, headers)
+
+
+@attrs.frozen
+class Via:
+    """
+    One parsed Via value (RFC 3261 20.42).
+
+    @ivar transport: the transport token upper-cased (C{"SCTP"}).
+    @ivar host: the sent-by host; an IPv6 address without brackets.
+    @ivar port: the sent-by port, or C{None}.
+    @ivar params: the parameters (names lower-cased, values as written;
+        C{None} for a parameter without a value, such as a bare C{rport}).
+    """
+
+    transport: str
+    host: str
+    port: int | None = None
+    params: dict[str, str | None] = attrs.field(factory=dict)
+
+    @property
+    def branch(self) -> str | None:
+        """The C{branch} parameter, or C{None}."""
+        return self.params.get("branch")
+
+    @property
+    def received(self) -> str | None:
+        """The C{received} parameter, or C{None}."""
+        return self.params.get("received")
+
+    @property
+    def rport(self) -> int | None:
+        """
+        The C{rport} value, or C{None} when absent, empty or not a port (test
+        C{"rport" in via.params} to see whether it was asked for).
+        """
+        value = self.params.get("rport")
+        if value is None or len(value) > 5 or not _DIGITS_RE.fullmatch(value):
+            return None
+        port = int(value)
+        return port if port <= 65535 else None
+
+    def __str__(self) -> str:
+        sentBy = formatHost(self.host)
+        if self.port is not None:
+            sentBy += ":{}".format(self.port)
+        params = formatParams(self.params)
+        return "SIP/2.0/{} {}{}".format(self.transport, sentBy, params)
+
+
+def parseVia(text: str) -> Via:
+    """
+    Parse a single Via value (no commas).
+
+    @raise SIPParseError: it is malformed.
+    """
+    what = "Via " + snippet(text)
+    head, semi, paramText = text.partition(";")
+    match = _VIA_HEAD_RE.fullmatch(head.strip(" \t"))
+    if match is None:
+        raise SIPParseError("bad " + what)
+    transport, hostText, portText = match.groups()
+    host = parseHost(hostText, what)
+    port = None if portText is None else parsePort(portText, what)
+    params = parseParams(semi + paramText, what)
+    return Via(transport.upper(), host, port, params)
+
+
+def parseViaList(text: str) -> list[Via]:
+    """
+    Parse a Via header line, which may hold several comma-separated values.
+
+    @raise SIPParseError: a value is malformed.
+    """
+    return [parseVia(piece) for piece in splitOutside(text, ",", "Via")]
+
+
+@attrs.frozen
+class NameAddr:
+    """
+    A parsed name-addr or addr-spec with header parameters, as in From, To,
+    Contact, Route and Record-Route.  The Contact wildcard C{*} is a
+    C{NameAddr} whose C{uri} is C{"*"}.
+
+    @ivar displayName: the display name (unquoted), or C{None}.
+    @ivar uri: the URI text, unparsed (use L{parseURI} for SIP URIs).
+    @ivar params: the header parameters (names lower-cased).
+    """
+
+    displayName: str | None
+    uri: str
+    params: dict[str, str | None] = attrs.field(factory=dict)
+
+    @property
+    def tag(self) -> str | None:
+        """The C{tag} parameter, or C{None}."""
+        return self.params.get("tag")
+
+    @property
+    def expires(self) -> int | None:
+        """
+        The C{expires} parameter as delta-seconds, or C{None} if absent or
+        not a number.
+        """
+        value = self.params.get("expires")
+        if value is None:
+            return None
+        try:
+            return parseDeltaSeconds(value, "expires")
+        except SIPParseError:
+            return None
+
+    @property
+    def isWildcard(self) -> bool:
+        """Whether this is the Contact wildcard C{*}."""
+        return self.uri == "*"
+
+    def __str__(self) -> str:
+        if self.isWildcard:
+            return "*"
+        prefix = ""
+        if self.displayName is not None:
+            escaped = self.displayName.replace("\\", "\\\\").replace('"', '\\"')
+            prefix = '"{}" '.format(escaped)
+        return "{}<{}>{}".format(prefix, self.uri, formatParams(self.params))
+
+
+def _checkURIText(uri: str, what: str) -> None:
+    if not _SCHEME_RE.match(uri) or not _URI_CHARS_RE.fullmatch(uri):
+        raise SIPParseError("bad URI in {}: {}".format(what, snippet(uri)))
+
+
+def parseNameAddr(text: str, what: str, allowWildcard: bool = False) -> NameAddr:
+    """
+    Parse one name-addr (C{"Bob" <sip:bob@h>;tag=x}) or addr-spec
+    (C{sip:bob@h;tag=x}, where the parameters belong to the header).
+
+    @param allowWildcard: accept C{*} (Contact only).
+    @raise SIPParseError: C{text} is malformed.
+    """
+    text = text.strip(" \t")
+    if allowWildcard and text == "*":
+        return NameAddr(None, "*", {})
+    displayName: str | None = None
+    rest = text
+    if text.startswith('"'):
+        i, chars = 1, []
+        while i < len(text) and text[i] != '"':
+            if text[i] == "\\" and i + 1 < len(text):
+                i += 1
+            chars.append(text[i])
+            i += 1
+        if i >= len(text):
+            raise SIPParseError("unterminated display name in " + what)
+        displayName = "".join(chars)
+        rest = text[i + 1 :].lstrip(" \t")
+        if not rest.startswith("<"):
+            raise SIPParseError("display name without <URI> in " + what)
+    if "<" in rest:
+        before, _, inner = rest.partition("<")
+        uri, close, paramText = inner.partition(">")
+        if not close:
+            raise SIPParseError("unterminated '<' in " + what)
+        # Lenient: an unquoted display name may hold any words (RFC 3261
+        # wants tokens, but UTF-8 names are seen in the wild).
+        if before.strip(" \t"):
+            if displayName is not None or '"' in before:
+                raise SIPParseError("bad display name in " + what)
+            displayName = " ".join(before.split())
+    else:
+        uri, semi, paramText = rest.partition(";")
+        paramText = semi + paramText
+    uri = uri.strip(" \t")
+    _checkURIText(uri, what)
+    return NameAddr(displayName, uri, parseParams(paramText, what))
+
+
+def parseNameAddrList(
+    values: Sequence[str], what: str, allowWildcard: bool = False
+) -> list[NameAddr]:
+    """
+    Parse header lines that each hold comma-separated name-addr values.
+
+    @raise SIPParseError: a value is malformed.
+    """
+    return [
+        parseNameAddr(piece, what, allowWildcard)
+        for value in values
+        for piece in splitOutside(value, ",", what)
+    ]
+
+
+@attrs.frozen
+class CSeq:
+    """
+    A parsed CSeq header (RFC 3261 20.16).
+
+    @ivar number: the sequence number, below 2**31.
+    @ivar method: the method, as written.
+    """
+
+    number: int
+    method: str
+
+    def __str__(self) -> str:
+        return "{} {}".format(self.number, self.method)
+
+
+def parseCSeq(text: str) -> CSeq:
+    """
+    Parse a CSeq value.
+
+    @raise SIPParseError: it is not a number below 2**31 and a method.
+    """
+    match = _CSEQ_RE.fullmatch(text.strip(" \t"))
+    if match is None or len(match.group(1)) > 10 or int(match.group(1)) >= 2**31:
+        raise SIPParseError("bad CSeq: " + snippet(text))
+    return CSeq(int(match.group(1)), match.group(2))

@@ -1,0 +1,663 @@
+# -*- test-case-name: tests.test_sockopt -*-
+"""
+A pure codec for the Linux SCTP socket API structures: socket addresses,
+send/receive information (ancillary data) and socket option values.
+
+Nothing here touches a socket.  Every layout is the native x86_64 one; the
+notification structures are in L{twisted_sctp.notifications}.
+"""
+
+# Layouts checked with gcc 12.2 against <linux/sctp.h> from linux-libc-dev
+# 6.1 on x86_64 (sizeof, then offsetof of each field):
+#   sockaddr_in 16: port@2 addr@4.  sockaddr_in6 28: port@2 flowinfo@4
+#     addr@8 scope_id@24.  sockaddr_storage 128.
+#   sctp_sndrcvinfo 32: ssn@2 flags@4 ppid@8 context@12 timetolive@16 tsn@20
+#     cumtsn@24 assoc_id@28.
+#   sctp_sndinfo 16: flags@2 ppid@4 context@8 assoc_id@12.
+#   sctp_rcvinfo 28: ssn@2 flags@4 ppid@8 tsn@12 cumtsn@16 context@20
+#     assoc_id@24.
+#   sctp_prinfo 8: policy@0 value@4.
+#   sctp_rtoinfo 16: initial@4 max@8 min@12.
+#   sctp_assocparams 20: asocmaxrxt@4 number_peer_destinations@6
+#     peer_rwnd@8 local_rwnd@12 cookie_life@16.
+#   sctp_initmsg 8: max_instreams@2 max_attempts@4 max_init_timeo@6.
+#   sctp_paddrparams 156 (packed, aligned 4): address@4 hbinterval@132
+#     pathmaxrxt@136 pathmtu@138 sackdelay@142 flags@146 ipv6_flowlabel@150
+#     dscp@154.
+#   sctp_sack_info 12: delay@4 freq@8.  sctp_assoc_value 8: value@4.
+#   sctp_event_subscribe 14 (one u8 per event).  sctp_event 8: type@4 on@6.
+#   sctp_paddrinfo 152 (packed, aligned 4): address@4 state@132 cwnd@136
+#     srtt@140 rto@144 mtu@148.
+#   sctp_status 176: state@4 rwnd@8 unackdata@12 penddata@14 instrms@16
+#     outstrms@18 fragmentation_point@20 primary@24.
+#   sctp_getaddrs 8: addr_num@4 addrs@8.  sctp_assoc_ids 4: ids@4.
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+from typing import Any, ClassVar, Dict, Iterable, List, Optional, Tuple, Type, TypeVar, Union
+
+import attrs
+
+from twisted_sctp.constants import IPPROTO_SCTP, CmsgType
+
+HostPort = Tuple[str, int]
+"""
+An IP address as text and a port.
+"""
+
+_T = TypeVar("_T", bound="_FlatStruct")
+
+SOCKADDR_STORAGE_SIZE = 128
+
+_FAMILY = struct.Struct("=H")
+_IN_BODY = struct.Struct("!H4s8x")
+_IN6_BODY = struct.Struct("!HI16s")
+_SCOPE = struct.Struct("=I")
+_IN_SIZE = 16
+_IN6_SIZE = 28
+_V4_MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
+_WILDCARD: Dict[int, HostPort] = {socket.AF_INET: ("0.0.0.0", 0), socket.AF_INET6: ("::", 0)}
+
+
+class CodecError(ValueError):
+    """
+    Bytes that do not decode as the structure asked for (too short, an
+    unknown address family), or values that do not fit it.
+    """
+
+
+def _pack(layout: struct.Struct, *values: Any) -> bytes:
+    """C{layout.pack(*values)}, raising L{CodecError} for values out of range."""
+    try:
+        return layout.pack(*values)
+    except struct.error as e:
+        raise CodecError(str(e)) from e
+
+
+def _unpack(layout: struct.Struct, data: bytes, what: str, offset: int = 0) -> Tuple[Any, ...]:
+    """
+    C{layout.unpack_from(data, offset)}, raising L{CodecError} when C{data}
+    is too short.  Bytes past the structure are ignored.
+    """
+    if len(data) - offset < layout.size:
+        raise CodecError("{} needs {} bytes, got {}".format(what, layout.size, len(data) - offset))
+    return layout.unpack_from(data, offset)
+
+
+def packSockaddr(host: str, port: int) -> bytes:
+    """
+    Encode an address as a C{sockaddr_in} (16 bytes) or, for an IPv6 literal,
+    a C{sockaddr_in6} (28 bytes).  The family is in host order, the port and
+    the address in network order.
+
+    @param host: an IPv4 or IPv6 literal; an IPv6 literal may end in
+        C{%N} with a numeric scope id.
+    @param port: the port.
+    @raise CodecError: C{host} is not an IP literal or C{port} is not a port.
+    """
+    if not 0 <= port <= 0xFFFF:
+        raise CodecError("port out of range: {!r}".format(port))
+    if ":" in host:
+        text, sep, scope = host.partition("%")
+        if sep and not (scope.isdigit() and int(scope) <= 0xFFFFFFFF):
+            raise CodecError("scope must be a number: {!r}".format(host))
+        try:
+            raw = socket.inet_pton(socket.AF_INET6, text)
+        except (OSError, ValueError) as e:
+            raise CodecError("not an IPv6 literal: {!r}".format(host)) from e
+        return (
+            _FAMILY.pack(socket.AF_INET6)
+            + _IN6_BODY.pack(port, 0, raw)
+            + _SCOPE.pack(int(scope) if sep else 0)
+        )
+    try:
+        raw = socket.inet_pton(socket.AF_INET, host)
+    except (OSError, ValueError) as e:
+        raise CodecError("not an IP literal: {!r}".format(host)) from e
+    return _FAMILY.pack(socket.AF_INET) + _IN_BODY.pack(port, raw)
+
+
+def packSockaddrs(addresses: Iterable[HostPort]) -> bytes:
+    """
+    Encode addresses back to back, as C{SCTP_SOCKOPT_BINDX_ADD},
+    C{SCTP_SOCKOPT_BINDX_REM} and C{SCTP_SOCKOPT_CONNECTX} take them.
+
+    @raise CodecError: see L{packSockaddr}.
+    """
+    return b"".join(packSockaddr(host, port) for host, port in addresses)
+
+
+def _sockaddrSize(data: bytes, offset: int) -> int:
+    """
+    @return: the size of the C{sockaddr_in} or C{sockaddr_in6} at C{offset}.
+    @raise CodecError: the family is missing or neither C{AF_INET} nor
+        C{AF_INET6}.
+    """
+    (family,) = _unpack(_FAMILY, data, "sockaddr", offset)
+    if family == socket.AF_INET:
+        return _IN_SIZE
+    if family == socket.AF_INET6:
+        return _IN6_SIZE
+    raise CodecError("unknown address family {}".format(family))
+
+
+def unpackSockaddr(data: bytes) -> HostPort:
+    """
+    Decode a C{sockaddr_in}, a C{sockaddr_in6} or a C{sockaddr_storage}
+    holding either.
+
+    @return: C{(host, port)}.  An IPv4-mapped IPv6 address comes back as plain
+        IPv4 text, an IPv6 address with a scope id as C{"addr%scope"}, and an
+        unspecified family (0) as C{("", 0)}.
+    @raise CodecError: C{data} is too short or has another family.
+    """
+    (family,) = _unpack(_FAMILY, data, "sockaddr")
+    if family == socket.AF_UNSPEC:
+        return ("", 0)
+    if len(data) < _sockaddrSize(data, 0):
+        raise CodecError("sockaddr of family {} truncated to {} bytes".format(family, len(data)))
+    if family == socket.AF_INET:
+        port, raw = _IN_BODY.unpack_from(data, 2)
+        return (socket.inet_ntop(socket.AF_INET, raw), port)
+    port, _flowinfo, raw = _IN6_BODY.unpack_from(data, 2)
+    if raw[:12] == _V4_MAPPED_PREFIX:
+        return (socket.inet_ntop(socket.AF_INET, raw[12:]), port)
+    text = socket.inet_ntop(socket.AF_INET6, raw)
+    if "." in text:
+        # glibc writes IPv4-compatible addresses (::1.2.3.4) with a dotted
+        # tail; use the RFC 5952 text that ipaddress (and address.py) use.
+        text = str(ipaddress.IPv6Address(raw))
+    (scope,) = _SCOPE.unpack_from(data, 24)
+    if scope:
+        text = "{}%{}".format(text, scope)
+    return (text, port)
+
+
+def unpackSockaddrs(data: bytes, count: Optional[int] = None) -> List[HostPort]:
+    """
+    Decode C{sockaddr_in}s and C{sockaddr_in6}s laid back to back, each
+    taking the size its family gives it.
+
+    @param count: how many to decode; L{None} decodes until C{data} ends.
+    @raise CodecError: an address is truncated or of another family.
+    """
+    result: List[HostPort] = []
+    offset = 0
+    while (count is None and offset < len(data)) or (count is not None and len(result) < count):
+        size = _sockaddrSize(data, offset)
+        if len(data) - offset < size:
+            raise CodecError("address list truncated")
+        result.append(unpackSockaddr(data[offset : offset + size]))
+        offset += size
+    return result
+
+
+def packStorage(address: Optional[HostPort]) -> bytes:
+    """
+    Encode an address as a 128-byte C{sockaddr_storage}.
+
+    @param address: C{(host, port)}; L{None} or C{("", 0)} gives all zeros
+        (C{AF_UNSPEC}), and C{("0.0.0.0", 0)} or C{("::", 0)} a storage
+        whose only non-zero field is C{ss_family}.
+    @raise CodecError: see L{packSockaddr}.
+    """
+    if address is None or address == ("", 0):
+        return bytes(SOCKADDR_STORAGE_SIZE)
+    return packSockaddr(*address).ljust(SOCKADDR_STORAGE_SIZE, b"\x00")
+
+
+_GETADDRS = struct.Struct("=iI")
+
+
+def packAddrList(assocID: int, addresses: Iterable[HostPort]) -> bytes:
+    """
+    Encode a C{struct sctp_getaddrs}: what C{SCTP_GET_PEER_ADDRS} and
+    C{SCTP_GET_LOCAL_ADDRS} return (and, with no addresses, the request).
+    """
+    packed = [packSockaddr(host, port) for host, port in addresses]
+    return _pack(_GETADDRS, assocID, len(packed)) + b"".join(packed)
+
+
+def unpackAddrList(data: bytes) -> List[HostPort]:
+    """
+    Decode a C{struct sctp_getaddrs}: C{assoc_id} (s32), C{addr_num} (u32)
+    and that many packed socket addresses.
+
+    @raise CodecError: C{data} is short or holds an unknown family.
+    """
+    _assocID, number = _unpack(_GETADDRS, data, "sctp_getaddrs")
+    return unpackSockaddrs(data[_GETADDRS.size :], number)
+
+
+_ID_COUNT = struct.Struct("=I")
+
+
+def unpackAssocIDList(data: bytes) -> List[int]:
+    """
+    Decode a C{struct sctp_assoc_ids} (C{SCTP_GET_ASSOC_ID_LIST}): a u32
+    count then that many association ids (s32).
+
+    @raise CodecError: C{data} is short.
+    """
+    (number,) = _unpack(_ID_COUNT, data, "sctp_assoc_ids")
+    if len(data) < 4 + 4 * number:
+        raise CodecError("sctp_assoc_ids truncated: {} ids in {} bytes".format(number, len(data)))
+    return list(struct.unpack_from("={}i".format(number), data, 4))
+
+
+class _FlatStruct:
+    """
+    Mix-in for attrs classes whose fields are the C structure's fields, all
+    integers, in order.
+
+    @cvar _layout: the C{struct} layout.
+    """
+
+    _layout: ClassVar[struct.Struct]
+
+    def pack(self) -> bytes:
+        """@raise CodecError: a field does not fit its C type."""
+        return _pack(self._layout, *attrs.astuple(self))  # type: ignore[arg-type]
+
+    @classmethod
+    def unpack(cls: Type[_T], data: bytes) -> _T:
+        """@raise CodecError: C{data} is too short (bytes past the end are ignored)."""
+        return cls(*_unpack(cls._layout, data, cls.__name__))
+
+
+@attrs.frozen
+class SndRcvInfo(_FlatStruct):
+    """
+    C{struct sctp_sndrcvinfo} (32 bytes; 2 bytes of padding after C{flags}):
+    the legacy C{SCTP_SNDRCV} control message, and the value of
+    C{SCTP_DEFAULT_SEND_PARAM}.
+
+    @ivar ppid: the payload protocol identifier, raw: the kernel copies these
+        four bytes to the wire unchanged, so pass C{socket.htonl(ppid)} for
+        the conventional network byte order (and C{socket.ntohl} what comes
+        back).
+    @ivar flags: L{twisted_sctp.constants.SendFlags}, plus a PR-SCTP policy.
+    @ivar timetolive: milliseconds (0 for reliable).
+    """
+
+    _layout = struct.Struct("@HHHIIIIIi")
+
+    stream: int = 0
+    ssn: int = 0
+    flags: int = 0
+    ppid: int = 0
+    context: int = 0
+    timetolive: int = 0
+    tsn: int = 0
+    cumtsn: int = 0
+    assocID: int = 0
+
+
+@attrs.frozen
+class SndInfo(_FlatStruct):
+    """
+    C{struct sctp_sndinfo} (16 bytes): the C{SCTP_SNDINFO} control message
+    and the value of C{SCTP_DEFAULT_SNDINFO}.  C{ppid} is raw, as in
+    L{SndRcvInfo}.
+    """
+
+    _layout = struct.Struct("@HHIIi")
+
+    sid: int = 0
+    flags: int = 0
+    ppid: int = 0
+    context: int = 0
+    assocID: int = 0
+
+
+@attrs.frozen
+class RcvInfo(_FlatStruct):
+    """
+    C{struct sctp_rcvinfo} (28 bytes): the C{SCTP_RCVINFO} control message,
+    received once C{SCTP_RECVRCVINFO} is on.  C{ppid} is raw, as in
+    L{SndRcvInfo}.
+    """
+
+    _layout = struct.Struct("@HHHIIIIi")
+
+    sid: int = 0
+    ssn: int = 0
+    flags: int = 0
+    ppid: int = 0
+    tsn: int = 0
+    cumtsn: int = 0
+    context: int = 0
+    assocID: int = 0
+
+
+@attrs.frozen
+class PRInfo(_FlatStruct):
+    """
+    C{struct sctp_prinfo} (8 bytes): the C{SCTP_PRINFO} control message.
+
+    @ivar policy: a L{twisted_sctp.constants.PRPolicy}.
+    @ivar value: for C{TTL}, milliseconds; for C{RTX}, retransmissions.
+    """
+
+    _layout = struct.Struct("@HI")
+
+    policy: int = 0
+    value: int = 0
+
+
+@attrs.frozen
+class RTOInfo(_FlatStruct):
+    """C{struct sctp_rtoinfo} (C{SCTP_RTOINFO}, 16 bytes); times in ms."""
+
+    _layout = struct.Struct("@iIII")
+
+    assocID: int = 0
+    initial: int = 0
+    max: int = 0
+    min: int = 0
+
+
+@attrs.frozen
+class AssocParams(_FlatStruct):
+    """C{struct sctp_assocparams} (C{SCTP_ASSOCINFO}, 20 bytes)."""
+
+    _layout = struct.Struct("@iHHIII")
+
+    assocID: int = 0
+    asocmaxrxt: int = 0
+    numberPeerDestinations: int = 0
+    peerRwnd: int = 0
+    localRwnd: int = 0
+    cookieLife: int = 0
+
+
+@attrs.frozen
+class InitMsg(_FlatStruct):
+    """C{struct sctp_initmsg} (C{SCTP_INITMSG}, 8 bytes)."""
+
+    _layout = struct.Struct("@HHHH")
+
+    numOstreams: int = 0
+    maxInstreams: int = 0
+    maxAttempts: int = 0
+    maxInitTimeo: int = 0
+
+
+@attrs.frozen
+class SackInfo(_FlatStruct):
+    """C{struct sctp_sack_info} (C{SCTP_DELAYED_SACK}, 12 bytes)."""
+
+    _layout = struct.Struct("@iII")
+
+    assocID: int = 0
+    delay: int = 0
+    freq: int = 0
+
+
+@attrs.frozen
+class AssocValue(_FlatStruct):
+    """
+    C{struct sctp_assoc_value} (8 bytes): C{SCTP_MAX_BURST},
+    C{SCTP_MAXSEG}, C{SCTP_PARTIAL_DELIVERY_POINT} and others.
+    """
+
+    _layout = struct.Struct("@iI")
+
+    assocID: int = 0
+    value: int = 0
+
+
+@attrs.frozen
+class Event(_FlatStruct):
+    """
+    C{struct sctp_event} (C{SCTP_EVENT}, 8 bytes): turn one notification
+    type on or off for one association.
+    """
+
+    _layout = struct.Struct("@iHBx")
+
+    assocID: int = 0
+    type: int = 0
+    on: bool = attrs.field(default=False, converter=bool)
+
+
+_EVENT_FIELDS = 14
+_EVENT_DEFAULT_LENGTH = 10
+
+
+@attrs.frozen
+class EventSubscribe:
+    """
+    C{struct sctp_event_subscribe} (C{SCTP_EVENTS}): one byte per
+    notification type, in type order.  The structure is 14 bytes on current
+    kernels and shorter on old ones; a kernel takes any shorter length and
+    sets only the types it covers.
+    """
+
+    dataIO: bool = attrs.field(default=False, converter=bool)
+    association: bool = attrs.field(default=False, converter=bool)
+    address: bool = attrs.field(default=False, converter=bool)
+    sendFailure: bool = attrs.field(default=False, converter=bool)
+    peerError: bool = attrs.field(default=False, converter=bool)
+    shutdown: bool = attrs.field(default=False, converter=bool)
+    partialDelivery: bool = attrs.field(default=False, converter=bool)
+    adaptation: bool = attrs.field(default=False, converter=bool)
+    authentication: bool = attrs.field(default=False, converter=bool)
+    senderDry: bool = attrs.field(default=False, converter=bool)
+    streamReset: bool = attrs.field(default=False, converter=bool)
+    assocReset: bool = attrs.field(default=False, converter=bool)
+    streamChange: bool = attrs.field(default=False, converter=bool)
+    sendFailureEvent: bool = attrs.field(default=False, converter=bool)
+
+    def pack(self, length: Optional[int] = None) -> bytes:
+        """
+        @param length: how many bytes (event types) to write, 1 to 14.  The
+            default, 10, is portable to old kernels; it grows to cover an
+            enabled type past the tenth.
+        @raise CodecError: C{length} is out of range or too short for an
+            enabled type.
+        """
+        values = [int(v) for v in attrs.astuple(self)]
+        last = max((i + 1 for i, v in enumerate(values) if v), default=0)
+        if length is None:
+            length = max(_EVENT_DEFAULT_LENGTH, last)
+        if not 1 <= length <= _EVENT_FIELDS:
+            raise CodecError("sctp_event_subscribe length {} not in 1..14".format(length))
+        if last > length:
+            raise CodecError("event type {} is on but length is {}".format(last, length))
+        return bytes(values[:length])
+
+    @classmethod
+    def unpack(cls, data: bytes) -> EventSubscribe:
+        """
+        Decode a structure of any length; the types it does not cover are off
+        and bytes past the fourteenth are ignored.
+
+        @raise CodecError: C{data} is empty.
+        """
+        if not data:
+            raise CodecError("sctp_event_subscribe needs at least 1 byte")
+        return cls(*(bool(b) for b in data[:_EVENT_FIELDS]))
+
+
+def _unpackStorage(data: bytes, offset: int) -> Optional[HostPort]:
+    """Decode the C{sockaddr_storage} at C{offset}: L{None} for C{AF_UNSPEC}."""
+    storage = data[offset : offset + SOCKADDR_STORAGE_SIZE]
+    address = unpackSockaddr(storage)
+    return None if address == ("", 0) else address
+
+
+@attrs.frozen
+class PeerAddrParams:
+    """
+    C{struct sctp_paddrparams} (C{SCTP_PEER_ADDR_PARAMS}): 156 bytes packed,
+    or 152 in the legacy form without C{ipv6Flowlabel} and C{dscp}.
+
+    @ivar address: the peer address, or L{None} for every address of the
+        association (an all-zero C{sockaddr_storage}).  See L{forFamily}.
+    @ivar flags: L{twisted_sctp.constants.SPPFlags}.
+    """
+
+    _layout: ClassVar[struct.Struct] = struct.Struct("=i128sIHIIIIBx")
+    _legacyLayout: ClassVar[struct.Struct] = struct.Struct("=i128sIHIII2x")
+
+    assocID: int = 0
+    address: Optional[HostPort] = None
+    hbinterval: int = 0
+    pathmaxrxt: int = 0
+    pathmtu: int = 0
+    sackdelay: int = 0
+    flags: int = 0
+    ipv6Flowlabel: int = 0
+    dscp: int = 0
+
+    @classmethod
+    def forFamily(cls, family: int, **fields: Any) -> PeerAddrParams:
+        """
+        Parameters whose address is the wildcard of C{family}: it packs to a
+        C{sockaddr_storage} whose only non-zero field is C{ss_family}, which
+        some kernels need for C{SCTP_FUTURE_ASSOC}.
+
+        @param family: C{AF_INET} or C{AF_INET6}.
+        @param fields: the other fields.
+        @raise CodecError: another family.
+        """
+        if family not in _WILDCARD:
+            raise CodecError("unknown address family {}".format(family))
+        return cls(address=_WILDCARD[family], **fields)
+
+    def pack(self, legacy: bool = False) -> bytes:
+        """
+        @param legacy: write the 152-byte form that older kernels know.
+        @raise CodecError: a field does not fit its C type.
+        """
+        rest = attrs.astuple(self, recurse=False)[2:]
+        fields = (self.assocID, packStorage(self.address)) + rest
+        if legacy:
+            return _pack(self._legacyLayout, *fields[:-2])
+        return _pack(self._layout, *fields)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> PeerAddrParams:
+        """
+        Decode the 156-byte form, or the legacy 152-byte one.
+
+        @raise CodecError: C{data} is shorter than 152 bytes or holds an
+            unknown address family.
+        """
+        if len(data) >= cls._layout.size:
+            fields = cls._layout.unpack_from(data)
+        else:
+            fields = _unpack(cls._legacyLayout, data, "sctp_paddrparams") + (0, 0)
+        return cls(fields[0], _unpackStorage(data, 4), *fields[2:])
+
+
+@attrs.frozen
+class PeerAddrInfo:
+    """
+    C{struct sctp_paddrinfo} (C{SCTP_GET_PEER_ADDR_INFO}, 152 bytes packed).
+
+    @ivar state: a L{twisted_sctp.constants.TransportState}.
+    @ivar srtt: smoothed round trip time, ms.
+    @ivar rto: retransmission timeout, ms.
+    """
+
+    _layout: ClassVar[struct.Struct] = struct.Struct("=i128siIIII")
+
+    assocID: int = 0
+    address: Optional[HostPort] = None
+    state: int = 0
+    cwnd: int = 0
+    srtt: int = 0
+    rto: int = 0
+    mtu: int = 0
+
+    def pack(self) -> bytes:
+        """@raise CodecError: a field does not fit its C type."""
+        fields = attrs.astuple(self, recurse=False)
+        return _pack(self._layout, self.assocID, packStorage(self.address), *fields[2:])
+
+    @classmethod
+    def unpack(cls, data: bytes) -> PeerAddrInfo:
+        """@raise CodecError: C{data} is short or holds an unknown family."""
+        fields = _unpack(cls._layout, data, "sctp_paddrinfo")
+        return cls(fields[0], _unpackStorage(data, 4), *fields[2:])
+
+
+@attrs.frozen
+class Status:
+    """
+    C{struct sctp_status} (C{SCTP_STATUS}, 176 bytes): 24 bytes of
+    association state followed by the primary path's L{PeerAddrInfo}.
+
+    @ivar state: a L{twisted_sctp.constants.AssocState}.
+    @ivar unackdata: DATA chunks waiting for acknowledgement.
+    @ivar penddata: DATA chunks waiting to be read.
+    """
+
+    _layout: ClassVar[struct.Struct] = struct.Struct("=iiIHHHHI")
+    size: ClassVar[int] = 176
+
+    assocID: int = 0
+    state: int = 0
+    rwnd: int = 0
+    unackdata: int = 0
+    penddata: int = 0
+    instrms: int = 0
+    outstrms: int = 0
+    fragmentationPoint: int = 0
+    primary: PeerAddrInfo = attrs.Factory(PeerAddrInfo)
+
+    def pack(self) -> bytes:
+        """@raise CodecError: a field does not fit its C type."""
+        head = attrs.astuple(self, recurse=False)[:-1]
+        return _pack(self._layout, *head) + self.primary.pack()
+
+    @classmethod
+    def unpack(cls, data: bytes) -> Status:
+        """
+        @raise CodecError: C{data} is shorter than 176 bytes or holds an
+            unknown address family.
+        """
+        if len(data) < cls.size:
+            raise CodecError("sctp_status needs {} bytes, got {}".format(cls.size, len(data)))
+        head = cls._layout.unpack_from(data)
+        return cls(*head + (PeerAddrInfo.unpack(data[cls._layout.size :]),))
+
+
+def sndrcvCmsg(info: SndRcvInfo) -> Tuple[int, int, bytes]:
+    """@return: an C{SCTP_SNDRCV} item for C{socket.sendmsg}'s ancillary data."""
+    return (IPPROTO_SCTP, CmsgType.SNDRCV, info.pack())
+
+
+def sndinfoCmsg(info: SndInfo) -> Tuple[int, int, bytes]:
+    """@return: an C{SCTP_SNDINFO} item for C{socket.sendmsg}."""
+    return (IPPROTO_SCTP, CmsgType.SNDINFO, info.pack())
+
+
+def prinfoCmsg(info: PRInfo) -> Tuple[int, int, bytes]:
+    """@return: an C{SCTP_PRINFO} item for C{socket.sendmsg}."""
+    return (IPPROTO_SCTP, CmsgType.PRINFO, info.pack())
+
+
+def parseAncillary(
+    ancdata: Iterable[Tuple[int, int, bytes]],
+) -> Union[SndRcvInfo, RcvInfo, None]:
+    """
+    Find the receive information in C{socket.recvmsg}'s ancillary data.
+
+    @return: the first complete C{SCTP_SNDRCV} or C{SCTP_RCVINFO} item,
+        decoded, or L{None} if there is none (items truncated by a short
+        ancillary buffer are skipped).
+    """
+    for level, kind, data in ancdata:
+        if level != IPPROTO_SCTP:
+            continue
+        if kind == CmsgType.SNDRCV and len(data) >= SndRcvInfo._layout.size:
+            return SndRcvInfo.unpack(data)
+        if kind == CmsgType.RCVINFO and len(data) >= RcvInfo._layout.size:
+            return RcvInfo.unpack(data)
+    return None
