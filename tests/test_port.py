@@ -507,8 +507,11 @@ class PortTestCase(SynchronousTestCase):
         d = port.connect(PEER)
         self.assertEqual(self.kernel.connects, [[PEER]])
         self.assertNoResult(d)
-        self.up(port, self.kernel.nextAssocID)
+        assoc = self.up(port, self.kernel.nextAssocID)
         self.assertIs(self.successResultOf(d), self.protocols[0])
+        self.assertEqual(assoc.state, AssociationState.ESTABLISHED)
+        self.assertTrue(assoc.outgoing)
+        self.assertEqual(port.registry.opened, 1)
 
     def test_connectFails(self) -> None:
         """
@@ -552,3 +555,20 @@ class PortTestCase(SynchronousTestCase):
         self.assertTrue(self.sock.closed)
         self.assertEqual(self.protocols[0].lost[0].value.how, "port_closed")
         self.assertNotIn(port, self.reactor.getReaders())
+
+    def test_dataBeforeCommUp(self) -> None:
+        """
+        Data whose COMM_UP has not been read yet is not lost: a record and a
+        protocol are made for it, and the later COMM_UP completes that same
+        record (opened counts it once).
+        """
+        port = self.makePort()
+        self.kernel.peers[7] = [PEER]
+        self.sock.feedData(b"early", 7, PEER)
+        port.doRead()
+        self.assertEqual([m.payload for m in self.protocols[0].messages], [b"early"])
+        self.assertEqual(port.registry.opened, 0)
+        assoc = self.up(port, 7)
+        self.assertIs(assoc, self.protocols[0].messages[0].association)
+        self.assertEqual(len(self.protocols), 1)
+        self.assertEqual((port.registry.opened, port.stats.established), (1, 1))

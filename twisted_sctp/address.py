@@ -115,7 +115,7 @@ def parseListen(text: str) -> tuple[list[str], int]:
         after = ":" + portText
     if after in ("", ":"):
         port = 5060
-    elif after.startswith(":") and after[1:].isdigit():
+    elif after.startswith(":") and after[1:].isascii() and after[1:].isdigit():
         port = int(after[1:])
     else:
         raise ValueError("bad port in {!r}".format(text))

@@ -100,7 +100,7 @@ class Association:
             "id": self.id,
             "assoc_id": self.assocID,
             "peer": str(self.peer),
-            "paths": {"{}:{}".format(h, p): s for (h, p), s in sorted(self.paths.items())},
+            "paths": {("[{}]:{}" if ":" in h else "{}:{}").format(h, p): s for (h, p), s in sorted(self.paths.items())},
             "state": self.state.value,
             "outgoing": self.outgoing,
             "age": round(self.age(now), 3),
@@ -143,6 +143,7 @@ class AssociationRegistry:
         self._byKernel: Dict[int, Association] = {}
         self._byPeer: Dict[HostPort, Association] = {}
         self._pending: List[Association] = []
+        self._connecting: set[Association] = set()
 
     # -- queries ---------------------------------------------------------
 
@@ -195,7 +196,7 @@ class AssociationRegistry:
         """
         if self.maxAssocs < 0:
             return False
-        return self.opened + len(self._pending) >= self.maxAssocs
+        return self.opened + len(self._connecting) >= self.maxAssocs
 
     # -- transitions -----------------------------------------------------
 
@@ -242,6 +243,7 @@ class AssociationRegistry:
             self._byKernel[assocID] = assoc
         else:
             self._pending.append(assoc)
+        self._connecting.add(assoc)
         self._index(assoc)
         return assoc
 
@@ -284,6 +286,7 @@ class AssociationRegistry:
             if assoc in self._pending:
                 self._pending.remove(assoc)
             assoc.peer = peer
+        self._connecting.discard(assoc)
         assoc.assocID = assocID
         assoc.state = AssociationState.ESTABLISHED
         assoc.upSeen = True
@@ -341,6 +344,10 @@ class AssociationRegistry:
             assoc.paths.pop(key, None)
             if self._byPeer.get(key) is assoc:
                 del self._byPeer[key]
+            hosts = tuple(h for h in assoc.peer.hosts if (h, assoc.peer.port) != key)
+            if hosts and hosts != assoc.peer.hosts:
+                host = assoc.peer.host if assoc.peer.host in hosts else hosts[0]
+                assoc.peer = SCTPAddress(host, assoc.peer.port, hosts)
             return
         assoc.paths[key] = state
         self._byPeer[key] = assoc
@@ -395,6 +402,7 @@ class AssociationRegistry:
         self._closeRecord(assoc, how)
 
     def _closeRecord(self, assoc: Association, how: str) -> None:
+        self._connecting.discard(assoc)
         assoc.state = AssociationState.CLOSED
         assoc.closeReason = how
         self._unindex(assoc)

@@ -80,6 +80,10 @@ class ConnectError(SCTPError):
     refused).
     """
 
+    def __str__(self) -> str:
+        detail = " ".join(str(a) for a in self.args if a not in ("", 0))
+        return "SCTP association could not be set up" + (": " + detail if detail else "")
+
 
 class AssociationLost(ConnectionLost):
     """

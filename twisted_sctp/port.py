@@ -647,21 +647,13 @@ class SCTPPort:
         paths = self._peerPaths(note.assocID, primary)
         if primary not in paths:
             paths.insert(0, primary)
-        existing = self.registry.byKernelID(note.assocID)
-        if existing is not None and existing.upSeen is False and existing.hasPath(primary):
-            # Data got here before its COMM_UP: the record exists already.
-            self.registry.opened += 1
-            existing.upSeen = True
-            self.registry.setPaths(existing, paths)
-            assoc = existing
-        else:
-            peer = SCTPAddress(primary[0], primary[1], tuple(h for h, _ in paths))
-            assoc, stale = self.registry.up(note.assocID, peer, note.inboundStreams, note.outboundStreams)
-            if stale is not None:
-                self._lost(stale, "comm_lost")
-            self.registry.setPaths(assoc, paths)
-        assoc.inboundStreams = note.inboundStreams
-        assoc.outboundStreams = note.outboundStreams
+        # registry.up() completes a record made by connect(), by an implicit
+        # send, or by data that got here before this COMM_UP.
+        peer = SCTPAddress(primary[0], primary[1], tuple(h for h, _ in paths))
+        assoc, stale = self.registry.up(note.assocID, peer, note.inboundStreams, note.outboundStreams)
+        if stale is not None:
+            self._lost(stale, "comm_lost")
+        self.registry.setPaths(assoc, paths)
         limit = self.registry.maxAssocs
         if limit >= 0 and self.registry.opened > limit:
             assoc.rejected = True
@@ -945,8 +937,6 @@ class SCTPPort:
         The socket is writable: drain the per-association queues in turn.
         """
         for assoc, queue in list(self._queues.items()):
-            if assoc.state == AssociationState.CONNECTING and not assoc.upSeen and queue[0].address is None:
-                continue
             while queue:
                 item = queue[0]
                 try:
