@@ -12,12 +12,11 @@ from typing import Any, List
 from zope.interface.verify import verifyObject
 
 from twisted.internet import main
-from twisted.internet.interfaces import IListeningPort, IPushProducer
+from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import implementer
 
 from twisted_sctp.association import AssociationState
 from twisted_sctp.constants import PR_SCTP_TTL, AssocChangeState, SendFlags
@@ -27,7 +26,7 @@ from twisted_sctp.notifications import AssocChange, PartialDeliveryEvent, SendFa
 from twisted_sctp.options import SCTPOptions
 from twisted_sctp.port import MAX_ASSOCS_REASON, SCTPMessage, SCTPPort
 from twisted_sctp.sockopt import SndRcvInfo
-from twisted_sctp.testing import FakeKernel, commUp
+from twisted_sctp.testing import FakeKernel, RecordingProducer as Producer, commUp
 
 PEER = ("127.0.0.2", 5070)
 PEER2 = ("127.0.0.3", 5071)
@@ -63,25 +62,6 @@ class PlainRecorder(Protocol):
 
     def dataReceived(self, data: bytes) -> None:
         self.data.append(data)
-
-
-@implementer(IPushProducer)
-class Producer:
-    """
-    Records pause/resume calls.
-    """
-
-    def __init__(self) -> None:
-        self.calls: List[str] = []
-
-    def pauseProducing(self) -> None:
-        self.calls.append("pause")
-
-    def resumeProducing(self) -> None:
-        self.calls.append("resume")
-
-    def stopProducing(self) -> None:
-        self.calls.append("stop")
 
 
 class PortTestCase(SynchronousTestCase):

@@ -32,8 +32,6 @@ from twisted.internet.interfaces import (
     IProtocolFactory,
     IPushProducer,
     IReadDescriptor,
-    IReactorFDSet,
-    IReactorTime,
     IWriteDescriptor,
 )
 from twisted.logger import Logger

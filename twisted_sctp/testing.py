@@ -16,6 +16,10 @@ import collections
 import errno
 from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
+from zope.interface import implementer
+
+from twisted.internet.interfaces import IPushProducer
+
 from twisted_sctp.address import HostPort
 from twisted_sctp.constants import IPPROTO_SCTP, MSG_EOR, MSG_NOTIFICATION, AssocChangeState
 from twisted_sctp.options import OPTION_NAMES, SCTPOptions
@@ -172,6 +176,26 @@ class FakeKernel:
 
     def readOptions(self, sock: Any, family: int) -> Dict[str, int]:
         return {name: 0 for name in OPTION_NAMES}
+
+
+@implementer(IPushProducer)
+class RecordingProducer:
+    """
+    A streaming producer that records the C{pauseProducing} /
+    C{resumeProducing} / C{stopProducing} calls it gets, in C{calls}.
+    """
+
+    def __init__(self) -> None:
+        self.calls: List[str] = []
+
+    def pauseProducing(self) -> None:
+        self.calls.append("pause")
+
+    def resumeProducing(self) -> None:
+        self.calls.append("resume")
+
+    def stopProducing(self) -> None:
+        self.calls.append("stop")
 
 
 def commUp(assocID: int, inbound: int = 10, outbound: int = 10) -> Any:

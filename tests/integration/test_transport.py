@@ -6,12 +6,11 @@ counters, end to end over loopback (run under scripts/with-sctp-kernel).
 
 from __future__ import annotations
 
-import errno
 import os
 import socket
 from typing import Any, List
 
-from twisted.internet import defer, reactor, task
+from twisted.internet import defer, task
 from twisted.trial.unittest import TestCase
 
 from tests.integration.helpers import Echo, Recorder, RecordingFactory, listen, sleep, waitFor
@@ -21,6 +20,7 @@ from twisted_sctp.constants import AssocChangeState
 from twisted_sctp.error import AssociationLimitError
 from twisted_sctp.notifications import AssocChange
 from twisted_sctp.port import MAX_ASSOCS_REASON, SCTPEvent
+from twisted_sctp.testing import RecordingProducer as Producer
 
 
 def assocsInKernel() -> int:
@@ -267,24 +267,6 @@ class SlowPeerTests(TestCase):
         queue, the protocol's producer is paused; once the peer reads, all
         messages arrive in order and the producer is resumed.
         """
-        from zope.interface import implementer
-
-        from twisted.internet.interfaces import IPushProducer
-
-        @implementer(IPushProducer)
-        class Producer:
-            def __init__(self) -> None:
-                self.calls: List[str] = []
-
-            def pauseProducing(self) -> None:
-                self.calls.append("pause")
-
-            def resumeProducing(self) -> None:
-                self.calls.append("resume")
-
-            def stopProducing(self) -> None:
-                self.calls.append("stop")
-
         server = listen(self, socket_sndbuf=32768)
         server.highWaterBytes = 64 * 1024
         peer = rawClient(rcvbuf=8192)
