@@ -6,6 +6,8 @@ L{twisted_sctp.stats} (the counters).  Pure: time comes from a L{Clock}.
 
 from __future__ import annotations
 
+import itertools
+
 from typing import Any
 
 from twisted.internet.task import Clock
@@ -27,6 +29,7 @@ def registry(**kwargs: Any) -> tuple[AssociationRegistry, Clock]:
     """
     clock = Clock()
     clock.advance(1000)
+    kwargs.setdefault("ids", itertools.count(1))
     return AssociationRegistry(clock, **kwargs), clock
 
 

@@ -113,7 +113,7 @@ class PortTestCase(SynchronousTestCase):
         assoc = self.up(port, 7)
         self.assertEqual(len(self.protocols), 1)
         self.assertEqual(self.protocols[0].made, 1)
-        self.assertEqual(assoc.id, 1)
+        self.assertGreater(assoc.id, 0)
         self.assertEqual(assoc.state, AssociationState.ESTABLISHED)
         stats = port.snapshot()
         self.assertEqual((stats["established"], stats["current_opened_connections"], stats["current_tracked_connections"]), (1, 1, 1))
@@ -552,3 +552,14 @@ class PortTestCase(SynchronousTestCase):
         self.assertIs(assoc, self.protocols[0].messages[0].association)
         self.assertEqual(len(self.protocols), 1)
         self.assertEqual((port.registry.opened, port.stats.established), (1, 1))
+
+    def test_idsUniqueAcrossPorts(self) -> None:
+        """
+        Association ids are unique in the process: two listeners never hand
+        out the same id.
+        """
+        first = self.makePort()
+        a = self.up(first, 7)
+        second = self.makePort()
+        b = self.up(second, 7)
+        self.assertNotEqual(a.id, b.id)

@@ -123,6 +123,11 @@ def _key(address: HostPort) -> HostPort:
     return (host, port)
 
 
+#: Association ids are unique in the process, across every registry (and
+#: so every listener), and never reused.
+_PROCESS_IDS = itertools.count(1)
+
+
 class AssociationRegistry:
     """
     The associations of one port.
@@ -132,13 +137,23 @@ class AssociationRegistry:
     @ivar total: tracked associations ever created (C{total_connections}).
     """
 
-    def __init__(self, clock: IReactorTime, tracking: bool = True, maxAssocs: int = -1) -> None:
+    def __init__(
+        self,
+        clock: IReactorTime,
+        tracking: bool = True,
+        maxAssocs: int = -1,
+        ids: Optional[Iterator[int]] = None,
+    ) -> None:
+        """
+        @param ids: where unique ids come from; by default a counter shared
+            by every registry of the process.
+        """
         self._clock = clock
         self.tracking = tracking
         self.maxAssocs = maxAssocs
         self.opened = 0
         self.total = 0
-        self._ids = itertools.count(1)
+        self._ids = ids if ids is not None else _PROCESS_IDS
         self._byID: Dict[int, Association] = {}
         self._byKernel: Dict[int, Association] = {}
         self._byPeer: Dict[HostPort, Association] = {}
@@ -219,8 +234,12 @@ class AssociationRegistry:
             del self._byID[assoc.id]
         if self._byKernel.get(assoc.assocID) is assoc:
             del self._byKernel[assoc.assocID]
-        for key in [k for k, v in self._byPeer.items() if v is assoc]:
-            del self._byPeer[key]
+        # Every peer-address key of assoc is one of its paths or its peer's
+        # addresses (see _index, pathChange, setPaths): look only at those,
+        # not at every association's (that made each end O(associations)).
+        for key in {_key(p) for p in assoc.paths} | {_key(p) for p in assoc.peer.paths()}:
+            if self._byPeer.get(key) is assoc:
+                del self._byPeer[key]
         if assoc in self._pending:
             self._pending.remove(assoc)
 
