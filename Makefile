@@ -21,5 +21,8 @@ integration: setup
 typecheck: setup
 	$(VENV)/bin/mypy twisted_sctp
 
+demo: setup
+	scripts/demo
+
 clean:
-	rm -rf _trial_temp* .mypy_cache .hypothesis build dist *.egg-info
+	rm -rf _trial_temp* .mypy_cache .hypothesis build dist *.egg-info twisted/plugins/dropin.cache

@@ -385,6 +385,38 @@ class PortTestCase(SynchronousTestCase):
         self.assertEqual(self.sock.sent, [])
         self.assertEqual((port.stats.send_failed, port.stats.send_force_retry), (2, 0))
 
+    def test_queuedMessagesResentWhenAssociationLost(self) -> None:
+        """
+        Messages still in our queue (EAGAIN) when their association is lost
+        are re-sent by address like the kernel's SEND_FAILED ones, one retry
+        fewer (send_force_retry); without retries left they are dropped and
+        counted (association_lost).  Found by the fault lab's peer restart.
+        """
+        port = self.makePort(send_retries=2)
+        assoc = self.up(port, 7)
+        self.sock.blocked = True
+        port.sendMessage(b"q0", assoc, context=5)
+        port.sendMessage(b"q1", assoc, context=6)
+        self.assertEqual(port.queuedMessages(assoc), 2)
+        self.sock.blocked = False
+        self.sock.feedNotification(AssocChange(state=AssocChangeState.COMM_LOST, assocID=7), PEER)
+        port.doRead()
+        self.assertEqual([(d, i.assocID, a, i.context) for d, i, a in self.sock.sent],
+                         [(b"q0", 0, PEER, 1 << 28 | 5), (b"q1", 0, PEER, 1 << 28 | 6)])
+        self.assertEqual((port.stats.send_force_retry, port.stats.drops["association_lost"]), (2, 0))
+        [again] = [a for a in port.registry if a.state == AssociationState.CONNECTING]
+        self.assertIsNot(again, assoc)
+
+        port = self.makePort(send_retries=0)
+        assoc = self.up(port, 7)
+        self.sock.blocked = True
+        port.sendMessage(b"q0", assoc)
+        self.sock.blocked = False
+        self.sock.feedNotification(AssocChange(state=AssocChangeState.COMM_LOST, assocID=7), PEER)
+        port.doRead()
+        self.assertEqual(self.sock.sent, [])
+        self.assertEqual((port.stats.send_force_retry, port.stats.drops["association_lost"]), (0, 1))
+
     def test_peerShutdown(self) -> None:
         """
         A peer's graceful close counts remote_shutdown and assoc_shutdown and

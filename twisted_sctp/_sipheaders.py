@@ -125,13 +125,27 @@ class LocalSIPError(SCTPError, ValueError):
     """
 
 
+#: canonicalName's results for the header names seen so far (a bounded
+#: cache: header lookups call it for every line of a message, many times
+#: per message).
+_CANONICAL: dict[str, str] = {}
+_CANONICAL_MAX = 1024
+
+
 def canonicalName(name: str) -> str:
     """
     @return: C{name} lower-cased, with a compact form expanded (C{"v"} gives
         C{"via"}).
     """
+    try:
+        return _CANONICAL[name]
+    except KeyError:
+        pass
     lower = name.lower()
-    return COMPACT_FORMS.get(lower, lower)
+    canonical = COMPACT_FORMS.get(lower, lower)
+    if len(_CANONICAL) < _CANONICAL_MAX:
+        _CANONICAL[name] = canonical
+    return canonical
 
 
 def snippet(text: str, limit: int = 40) -> str:
@@ -148,6 +162,9 @@ def splitOutside(text: str, separator: str, what: str) -> list[str]:
 
     @raise SIPParseError: a quoted string or angle bracket is not closed.
     """
+    if '"' not in text and "<" not in text:
+        # Nothing to stay outside of (the common Via case): a plain split.
+        return text.split(separator)
     parts: list[str] = []
     start = 0
     inQuote = False

@@ -5,6 +5,7 @@ Addresses of SCTP endpoints; an endpoint may have several (multihoming).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from typing import Tuple
@@ -25,10 +26,12 @@ def familyOf(host: str) -> int:
     return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
 
 
+@functools.lru_cache(maxsize=16384)
 def normalizeHost(host: str) -> str:
     """
     @return: the canonical text of an IP literal (IPv4-mapped IPv6 addresses
-        become plain IPv4).
+        become plain IPv4).  Results are cached (the receive path asks for
+        the same few peers on every message; C{ipaddress} takes microseconds).
     """
     ip = ipaddress.ip_address(host.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:

@@ -729,7 +729,7 @@ class SCTPPort:
         return assoc
 
     def _lost(self, assoc: Association, how: str, error: int = 0) -> None:
-        self._failQueue(assoc, "association_lost")
+        self._failQueue(assoc, "association_lost", resend=how != "port_closed")
         key = (False, assoc.assocID)
         if self._partial.pop(key, None) is not None:
             self._partialSize.pop(key, None)
@@ -877,6 +877,12 @@ class SCTPPort:
 
         @raise BlockingIOError: on EAGAIN.
         """
+        if info.flags & PR_SCTP_TTL and not assoc.upSeen:
+            # Linux sets a message's PR-SCTP expiry only when it knows the
+            # peer supports PR-SCTP, which it cannot before the INIT ACK: the
+            # message that opens an association would expire at once
+            # (SEND_FAILED, error 0).  Until COMM_UP, send without the policy.
+            info = attrs.evolve(info, flags=info.flags & ~PR_SCTP_TTL)
         if address is None and assoc.assocID:
             try:
                 self._sendmsg(data, attrs.evolve(info, assocID=assoc.assocID), None)
@@ -954,14 +960,48 @@ class SCTPPort:
             self.stopWriting()
         return None
 
-    def _failQueue(self, assoc: Association, reason: str) -> None:
+    def _failQueue(self, assoc: Association, reason: str, resend: bool = False) -> None:
         queue = self._queues.pop(assoc, None)
         self._queuedBytes.pop(assoc, None)
-        if queue:
-            self.stats.drop(reason, len(queue))
-            _log.warn("{prefix} {count} queued message(s) of association {id} dropped: {reason}", prefix=self.logPrefix(), count=len(queue), id=assoc.id, reason=reason)
+        dropped = self._resendQueued(assoc, queue) if queue and resend else list(queue or ())
+        if dropped:
+            self.stats.drop(reason, len(dropped))
+            _log.warn("{prefix} {count} queued message(s) of association {id} dropped: {reason}", prefix=self.logPrefix(), count=len(dropped), id=assoc.id, reason=reason)
         if not self._queues:
             self.stopWriting()
+
+    def _resendQueued(self, assoc: Association, queue: Iterable[_Outgoing]) -> List[_Outgoing]:
+        """
+        C{assoc} ended with messages still in our queue (never given to the
+        kernel): re-send by address those with send_retries left, as
+        L{_sendFailed} does for the kernel's unsent ones (one retry fewer,
+        counted in C{send_force_retry}).
+
+        @return: the messages not re-sent (no retries left, or the re-send
+            failed), for the caller to drop and count.
+        """
+        left: List[_Outgoing] = []
+        for item in queue:
+            retries = item.info.context >> _RETRY_SHIFT
+            address = item.address or assoc.peer.paths()[0]
+            if retries <= 0:
+                left.append(item)
+                continue
+            info = self._sndinfo(
+                item.info.stream,
+                socket.ntohl(item.info.ppid),
+                bool(item.info.flags & SendFlags.UNORDERED),
+                None,
+                item.info.context & _CONTEXT_MASK,
+                retries - 1,
+            )
+            self.stats.send_force_retry += 1
+            try:
+                self._submit(self._resolveAddress(address), address, item.data, info)
+            except Exception as e:
+                _log.warn("{prefix} re-send of a queued message failed: {err}", prefix=self.logPrefix(), err=e)
+                left.append(item)
+        return left
 
     # -- association control ---------------------------------------------
 

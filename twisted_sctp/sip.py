@@ -1,0 +1,452 @@
+# -*- test-case-name: tests.test_sip -*-
+"""
+SIP over SCTP (RFC 4168) on L{twisted_sctp.port.SCTPPort}.
+
+L{SIPTransport} is the SIP transport layer of a server: it owns one or more
+listeners (an SCTP port each, plus an optional UDP socket on the same address
+and port for C{transport=udp} peers), turns every SCTP message into exactly
+one SIP message with L{twisted_sctp.sipmessage.parseMessage}, and hands
+requests and responses to an L{ISIPReceiver} (the application, for example
+L{twisted_sctp.sipserver.SIPServer}) with their L{Origin}.
+
+Receive rules:
+  - one SIP message per SCTP message, whatever its stream and PPID;
+  - RFC 5626 keep-alive: a message that is exactly CRLFCRLF is answered with a
+    CRLF message on the same association (C{crlfPingPong}); a lone CRLF is
+    dropped quietly (C{crlfDrop}), as OpenSIPS' C{tcp_crlf_pingpong} and
+    C{tcp_crlf_drop} do;
+  - malformed input is answered (400, or the parser's 505/513 hint) where a
+    reply can be routed, otherwise dropped; both are counted and logged as a
+    warning, never with a traceback;
+  - the top Via of a request gets C{received}/C{rport} (RFC 3261 18.2.1,
+    RFC 3581) when the source address differs or C{rport} was asked for.
+
+Send rules: stream 0, unordered, PPID 0 unless configured (RFC 4168).  A
+response to a request goes back on the association the request came on
+(C{assoc_reuse}; the port falls back to the peer address if the kernel says
+the association is gone); if our record of that association is already
+closed, it goes to the address of the top Via (C{received}, C{rport},
+sent-by; RFC 3261 18.2.2).  The port applies C{send_retries} and
+C{send_ttl}.
+
+L{DatagramAdapter} runs an application written for UDP datagrams
+(C{twisted.protocols.sip.Base}, C{Proxy}, C{RegisterProxy}:
+C{datagramReceived(data, addr)} and C{transport.write(data, addr)}) over
+SCTP unchanged: each SCTP message is one datagram from the peer's
+C{(host, port)}, and C{write(data, addr)} sends one message on the
+association to that peer, opening one if there is none.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
+
+import attrs
+
+from twisted.internet import defer, error as ierror
+from twisted.internet.interfaces import IReactorUDP
+from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
+from twisted.logger import Logger
+
+from twisted_sctp._sipadapter import DatagramAdapter, SCTPDatagramTransport, listenDatagramSCTP, rewriteTopVia
+from twisted_sctp._sipbase import (
+    _SEND_ERRORS, DEFAULT_PORT, SCTP, UDP, Destination, ISIPReceiver, Origin, SIPSettings,
+    SIPStats, _snippet, _WarningLimiter, decodeFlowToken, encodeFlowToken, stableTag,
+    viaDestination,
+)
+from twisted_sctp._sipheaders import canonicalName, splitOutside
+from twisted_sctp.address import HostPort, familyOf, normalizeHost
+from twisted_sctp.association import AssociationState
+from twisted_sctp.options import SCTPOptions
+from twisted_sctp.port import SCTPMessage, SCTPPort
+from twisted_sctp.sipmessage import (
+    KEEPALIVE_PING, KEEPALIVE_PONG, LocalSIPError, SIPMessage, SIPParseError, SIPRequest,
+    SIPResponse, makeErrorResponse, makeResponse, parseMessage,
+)
+
+__all__ = [
+    "DEFAULT_PORT", "SCTP", "UDP", "DatagramAdapter", "Destination", "ISIPReceiver",
+    "Listener", "Origin", "SCTPDatagramTransport", "SIPSettings", "SIPStats",
+    "SIPTransport", "decodeFlowToken", "encodeFlowToken", "listenDatagramSCTP",
+    "rewriteTopVia", "stableTag", "viaDestination",
+]
+
+
+@attrs.define(eq=False)
+class Listener:
+    """
+    One SIP listening address: an SCTP port and, optionally, a UDP port on
+    the same primary address and port number.
+
+    @ivar index: its position in L{SIPTransport.listeners}.
+    @ivar sctp: the SCTP port.
+    @ivar udp: the UDP port, or C{None}.
+    """
+
+    index: int
+    sctp: SCTPPort
+    udp: Optional[Any] = None
+
+    @property
+    def hosts(self) -> Tuple[str, ...]:
+        """Every local address (primary first)."""
+        return tuple(self.sctp.interfaces)
+
+    @property
+    def port(self) -> int:
+        """The bound port number."""
+        return self.sctp.getHost().port
+
+    def reaches(self, host: str) -> bool:
+        """@return: whether this listener can send to C{host}'s family."""
+        family = familyOf(host)
+        return any(familyOf(h) == family or h in ("0.0.0.0", "::") for h in self.hosts)
+
+
+class _SIPFactory(Factory):
+    """Builds the L{_SIPProtocol} of each association of one listener."""
+
+    def __init__(self, transport: "SIPTransport", index: int) -> None:
+        self.sip = transport
+        self.index = index
+
+    def buildProtocol(self, addr: Any) -> "_SIPProtocol":
+        return _SIPProtocol(self.sip, self.index)
+
+
+class _SIPProtocol(Protocol):
+    """One association's protocol: every SCTP message goes to the SIP layer."""
+
+    def __init__(self, transport: "SIPTransport", index: int) -> None:
+        self.sip = transport
+        self.index = index
+
+    def messageReceived(self, message: SCTPMessage) -> None:
+        self.sip.messageReceived(self.index, message)
+
+
+class _UDPProtocol(DatagramProtocol):
+    """The UDP side of a listener."""
+
+    def __init__(self, transport: "SIPTransport", index: int) -> None:
+        self.sip = transport
+        self.index = index
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        try:
+            source = (normalizeHost(addr[0]), int(addr[1]))
+        except (ValueError, TypeError, IndexError):
+            return
+        self.sip.dataReceived(datagram, Origin(UDP, self.index, source))
+
+
+class SIPTransport:
+    """
+    The SIP transport layer over SCTP (and UDP) listeners.
+
+    @ivar receiver: the L{ISIPReceiver} given every well-formed message.
+    @ivar settings: the L{SIPSettings}.
+    @ivar stats: the L{SIPStats}.
+    @ivar listeners: the L{Listener}s, in the order they were started.
+    """
+
+    log = Logger()
+
+    def __init__(self, reactor: Any, receiver: Optional[Any] = None, settings: Optional[SIPSettings] = None) -> None:
+        self._reactor = reactor
+        self.receiver = receiver
+        self.settings = settings if settings is not None else SIPSettings()
+        self.stats = SIPStats()
+        self.listeners: List[Listener] = []
+        self._warnings = _WarningLimiter(reactor)
+
+    # -- listeners -------------------------------------------------------
+
+    def listen(
+        self,
+        hosts: Sequence[str] = ("127.0.0.1",),
+        port: int = DEFAULT_PORT,
+        options: Optional[SCTPOptions] = None,
+        kernel: Any = None,
+    ) -> Listener:
+        """
+        Start a listener: an SCTP port on C{hosts} (several: multihomed), and
+        unless C{settings.udp} is off a UDP port on the primary host and the
+        same port number (a UDP failure is logged, not fatal).
+
+        @raise twisted_sctp.error.SCTPUnavailableError: no kernel SCTP.
+        @raise twisted.internet.error.CannotListenError: binding failed.
+        """
+        index = len(self.listeners)
+        sctp = SCTPPort(port, _SIPFactory(self, index), hosts, options, self._reactor, kernel=kernel)
+        sctp.startListening()
+        listener = Listener(index, sctp)
+        if self.settings.udp and IReactorUDP.providedBy(self._reactor):
+            try:
+                listener.udp = self._reactor.listenUDP(sctp.getHost().port, _UDPProtocol(self, index), sctp.interfaces[0], 65535)
+            except ierror.CannotListenError as e:
+                self.log.warn("no UDP on {host}:{port} ({err}); contacts with transport=udp are unreachable from it", host=sctp.interfaces[0], port=sctp.getHost().port, err=e.socketError)
+        self.listeners.append(listener)
+        return listener
+
+    def stopListening(self) -> defer.Deferred[Any]:
+        """
+        Stop every listener.
+        """
+        waits = []
+        for listener in self.listeners:
+            waits.append(defer.maybeDeferred(listener.sctp.stopListening))
+            if listener.udp is not None:
+                waits.append(defer.maybeDeferred(listener.udp.stopListening))
+        self.listeners = []
+        return defer.gatherResults(waits)
+
+    def isLocal(self, host: str, port: Optional[int] = None, extraHosts: Iterable[str] = ()) -> bool:
+        """
+        @param host: a host from a URI or Via (IP literal or name).
+        @param port: its port, C{None} if it had none (matches any of ours).
+        @param extraHosts: names that count as ours (configured domains).
+        @return: whether C{host}:C{port} is one of our listening addresses.
+        """
+        try:
+            host = normalizeHost(host.strip("[]"))
+        except ValueError:
+            host = host.lower()
+        for listener in self.listeners:
+            hostMatch = host in listener.hosts or host in extraHosts or any(h in ("0.0.0.0", "::") for h in listener.hosts)
+            if hostMatch and (port is None or port == listener.port):
+                return True
+        return False
+
+    def localAddress(self, listener: int) -> HostPort:
+        """@return: the primary address and port of listener C{listener}."""
+        entry = self.listeners[listener]
+        return entry.hosts[0], entry.port
+
+    def route(self, transport: str, address: HostPort, hint: Optional[int] = None) -> Optional[Destination]:
+        """
+        Choose the listener to send to C{address} from: one with an
+        association to it, else C{hint} if it can reach that family, else the
+        first that can.
+
+        @return: the L{Destination}, or C{None} if no listener can send
+            there over C{transport}.
+        """
+        try:
+            address = (normalizeHost(address[0].strip("[]")), int(address[1]))
+        except ValueError:
+            return None
+        usable = [entry for entry in self.listeners if (entry.udp is not None if transport == UDP else transport == SCTP) and entry.reaches(address[0])]
+        if not usable:
+            return None
+        if transport == SCTP:
+            for entry in usable:
+                assoc = entry.sctp.registry.byPeer(address)
+                if assoc is not None:
+                    return Destination(SCTP, entry.index, address, assoc)
+        chosen = next((entry for entry in usable if entry.index == hint), usable[0])
+        return Destination(transport, chosen.index, address)
+
+    # -- receiving -------------------------------------------------------
+
+    def messageReceived(self, index: int, message: SCTPMessage) -> None:
+        """
+        One SCTP message arrived on listener C{index}.
+        """
+        self.dataReceived(message.payload, Origin(SCTP, index, message.source, message.association))
+
+    def dataReceived(self, data: bytes, origin: Origin) -> None:
+        """
+        One SCTP message or UDP datagram arrived: keep-alive, SIP message or
+        garbage.
+        """
+        if data == KEEPALIVE_PING:
+            self.stats.keepalive_pings += 1
+            if origin.transport == SCTP and self.settings.crlfPingPong and origin.association is not None:
+                if self._sendSCTP(origin.listener, KEEPALIVE_PONG, origin.association):
+                    self.stats.keepalive_pongs += 1
+            else:
+                self.stats.drop("keepalive_unanswered")
+            return
+        if data == KEEPALIVE_PONG and self.settings.crlfDrop:
+            self.stats.lone_crlf += 1
+            return
+        try:
+            message = parseMessage(data, self.settings.maxHeaderBytes)
+        except SIPParseError as e:
+            self._malformed(e, origin, data)
+            return
+        present = {canonicalName(name) for name, _ in message.headers}
+        if "via" not in present:
+            self.stats.parse_errors += 1
+            self.stats.drop("no_via")
+            self._warn("dropped a SIP message without Via from {source}: {data}", origin, data=_snippet(data))
+            return
+        if isinstance(message, SIPResponse):
+            self.stats.responses_in += 1
+            self._deliver(message, origin)
+            return
+        missing = [h for h in ("From", "To", "Call-ID", "CSeq") if h.lower() not in present]
+        if missing:
+            error = SIPParseError("missing {} header".format(", ".join(missing)), 400, message.headers, message.method)
+            self._malformed(error, origin, data)
+            return
+        self.stats.requests_in += 1
+        self._fixTopVia(message, origin)
+        self._deliver(message, origin)
+
+    def _deliver(self, message: SIPMessage, origin: Origin) -> None:
+        receiver = self.receiver
+        if receiver is None:
+            self.stats.drop("no_application")
+            return
+        try:
+            if isinstance(message, SIPRequest):
+                receiver.requestReceived(message, origin)
+            else:
+                receiver.responseReceived(message, origin)
+        except SIPParseError as e:
+            if isinstance(message, SIPRequest):
+                e.method, e.headers = message.method, message.headers
+            self._malformed(e, origin, b"")
+        except Exception:
+            self.stats.drop("application_error")
+            self.log.failure("the SIP application raised on a message from {source}", source=origin.address)
+            if isinstance(message, SIPRequest) and message.method != "ACK":
+                self.sendResponse(makeResponse(message, 500), origin)
+
+    def _malformed(self, error: SIPParseError, origin: Origin, data: bytes) -> None:
+        self.stats.parse_errors += 1
+        response = None
+        try:
+            response = makeErrorResponse(error, toTag=stableTag(*(v for n, v in error.headers)))
+        except (SIPParseError, LocalSIPError):
+            response = None
+        if response is not None and self.sendResponse(response, origin):
+            self.stats.error_replies += 1
+            self._warn("answered {code} to a bad SIP message from {source}: {reason} {data}", origin, code=response.code, reason=error.reason, data=_snippet(data))
+            return
+        self.stats.drop("malformed")
+        self._warn("dropped a bad SIP message from {source}: {reason} {data}", origin, reason=error.reason, data=_snippet(data))
+
+    def warn(self, text: str, **fields: Any) -> None:
+        """
+        Log a warning about one message (bad input, a failed send), at most
+        20 per 10 s; the rest are counted and summed up in one line.
+        """
+        if self._warnings.allow():
+            self.log.warn(text, **fields)
+
+    def _warn(self, text: str, origin: Origin, **fields: Any) -> None:
+        assoc = origin.association
+        source = "{} {}:{}{}".format(origin.transport, origin.address[0], origin.address[1], " (association {})".format(assoc.id or assoc.assocID) if assoc is not None else "")
+        self.warn(text, source=source, **fields)
+
+    def _fixTopVia(self, request: SIPRequest, origin: Origin) -> None:
+        """
+        Add C{received} (and C{rport} if asked for) to the top Via.
+        """
+        via = request.topVia
+        if via is None:
+            return
+        host, port = origin.address
+        params = dict(via.params)
+        changed = False
+        sentBy = via.host
+        try:
+            sentBy = normalizeHost(sentBy)
+        except ValueError:
+            pass
+        if "rport" in params and params["rport"] is None:
+            params["rport"] = str(port)
+            params["received"] = host
+            changed = True
+        elif sentBy != host:
+            params["received"] = host
+            changed = True
+        if not changed:
+            return
+        fixed = attrs.evolve(via, params=params)
+        for i, (name, value) in enumerate(request.headers):
+            if name.lower() in ("via", "v"):
+                pieces = splitOutside(value, ",", "Via")
+                pieces[0] = str(fixed)
+                request.headers[i] = (name, ",".join(p.strip(" \t") for p in pieces))
+                return
+
+    # -- sending ---------------------------------------------------------
+
+    def sendResponse(self, response: SIPResponse, origin: Origin) -> bool:
+        """
+        Send C{response} to the request that came from C{origin}: on its
+        association while we know it open, else to the top Via's address.
+
+        @return: whether the message was handed to the kernel (or queued).
+        """
+        if origin.transport == SCTP and origin.association is not None and origin.association.state != AssociationState.CLOSED:
+            return self.send(response, Destination(SCTP, origin.listener, origin.address, origin.association))
+        # RFC 3261 18.2.2 with RFC 3581 (received/rport were filled in on
+        # receipt), for UDP and for an association that has gone.
+        try:
+            via = response.topVia
+        except SIPParseError:
+            via = None
+        target = viaDestination(via) if via is not None else None
+        destination = None if target is None else self.route(target[0], target[1], origin.listener)
+        if destination is None:
+            self.stats.drop("no_route")
+            self.warn("cannot send a {code} response to Via {via}: its association has ended and the Via names no address we can reach", code=response.code, via=str(via))
+            return False
+        return self.send(response, destination)
+
+    def send(self, message: Union[SIPMessage, bytes], destination: Destination) -> bool:
+        """
+        Send one SIP message (one SCTP message, or one UDP datagram).
+
+        @return: whether it was handed to the kernel (or queued); a failure
+            is counted and logged.
+        """
+        if isinstance(message, bytes):
+            data = message
+        else:
+            try:
+                data = message.toBytes()
+            except LocalSIPError as e:
+                self.stats.drop("unserializable")
+                self.log.warn("cannot serialise a SIP message: {err}", err=e)
+                return False
+        if destination.transport == UDP:
+            sent = self._sendUDP(destination.listener, data, destination.address)
+        else:
+            assoc = destination.association
+            target: Any = assoc if assoc is not None and assoc.state != AssociationState.CLOSED else destination.address
+            sent = self._sendSCTP(destination.listener, data, target)
+        if sent and not isinstance(message, bytes):
+            if isinstance(message, SIPRequest):
+                self.stats.requests_out += 1
+            else:
+                self.stats.responses_out += 1
+        return sent
+
+    def _sendSCTP(self, index: int, data: bytes, target: Any) -> bool:
+        settings = self.settings
+        try:
+            port = self.listeners[index].sctp
+            port.sendMessage(data, target, settings.stream, settings.ppid, settings.unordered)
+        except (IndexError, *_SEND_ERRORS) as e:
+            self.stats.drop("send_failed")
+            self.warn("SIP message over SCTP to {target} not sent: {err}", target=getattr(target, "peer", target), err=e)
+            return False
+        return True
+
+    def _sendUDP(self, index: int, data: bytes, address: HostPort) -> bool:
+        try:
+            udp = self.listeners[index].udp
+            if udp is None:
+                raise ierror.NotListeningError("no UDP port on this listener")
+            udp.write(data, address)
+        except (IndexError, *_SEND_ERRORS) as e:
+            self.stats.drop("send_failed")
+            self.warn("SIP message over UDP to {target} not sent: {err}", target=address, err=e)
+            return False
+        return True

@@ -1,0 +1,422 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+C{twistd sctp-sip}: a SIP registrar, stateless proxy and OPTIONS responder
+over SCTP, with an AMP admin endpoint.
+
+    twistd -n sctp-sip --listen sctp:127.0.0.1:5060 --option autoclose=120
+    twistd -n sctp-sip --listen 'sctp:(10.0.0.1,10.0.1.1):5060' --listen 'sctp:[::1]:5060'
+    twistd -n sctp-sip --config /etc/sctp-sip.toml --option send_retries=2
+
+The configuration file is TOML (a name ending in C{.toml}, read with
+C{tomllib}) or INI (any other name, read with C{configparser}), with the
+sections C{[server]} (C{listen}, C{admin}, C{admin_secret_file},
+C{metrics}), C{[sctp]} (the 19 options) and C{[sip]} (L{SIP_SETTINGS}).
+The command line wins over the file: C{--listen} replaces the file's
+listeners, C{--option}/C{--sip} override single names.  See
+docs/sip-server.md.
+"""
+
+from __future__ import annotations
+
+import configparser
+import socket
+import sys
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import attrs
+
+from twisted.application import service
+from twisted.internet import defer, error as ierror, task
+from twisted.logger import Logger
+from twisted.python import usage
+
+from twisted_sctp.address import familyOf, parseListen
+from twisted_sctp.error import OptionError, SCTPUnavailableError, UnknownOptionError
+from twisted_sctp.options import SCTPOptions, normalizeName
+from twisted_sctp.port import SCTPPort
+from twisted_sctp.sip import SIPSettings, SIPTransport
+from twisted_sctp.sipserver import ServerSettings, SIPServer
+
+Listen = Tuple[List[str], int]
+
+DEFAULT_LISTEN = "sctp:127.0.0.1:5060"
+
+#: C{[sip]} / C{--sip} names: (which settings object, attribute, type).
+SIP_SETTINGS: Dict[str, Tuple[str, str, type]] = {
+    "crlf_pingpong": ("sip", "crlfPingPong", bool),
+    "crlf_drop": ("sip", "crlfDrop", bool),
+    "ppid": ("sip", "ppid", int),
+    "stream": ("sip", "stream", int),
+    "unordered": ("sip", "unordered", bool),
+    "max_header_bytes": ("sip", "maxHeaderBytes", int),
+    "udp": ("sip", "udp", bool),
+    "default_expires": ("server", "defaultExpires", int),
+    "min_expires": ("server", "minExpires", int),
+    "max_expires": ("server", "maxExpires", int),
+    "max_contacts": ("server", "maxContacts", int),
+    "max_bindings": ("server", "maxBindings", int),
+    "domains": ("server", "domains", tuple),
+    "server_name": ("server", "serverName", str),
+}
+
+_SERVER_KEYS = ("listen", "admin", "admin_secret_file", "metrics")
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+_log = Logger()
+
+
+def _listen(text: str, where: str = "--listen") -> Listen:
+    try:
+        return parseListen(text)
+    except ValueError as e:
+        raise usage.UsageError("{} {}: {} (use sctp:HOST:PORT, sctp:(HOST1,HOST2):PORT or sctp:[IPV6]:PORT)".format(where, text, e))
+
+
+def _pair(text: str, flag: str) -> Tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        raise usage.UsageError("{} {!r}: expected NAME=VALUE".format(flag, text))
+    return name.strip(), value.strip()
+
+
+def _convert(name: str, kind: type, value: Any) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).strip().lower() in _BOOLEANS:
+            return _BOOLEANS[str(value).strip().lower()]
+        raise ValueError("not a boolean: {!r} (use true/false, yes/no, on/off, 1/0)".format(value))
+    if kind is int:
+        if isinstance(value, bool):
+            raise ValueError("not an integer: {!r}".format(value))
+        return int(str(value).strip(), 10)
+    if kind is tuple:
+        items = value if isinstance(value, (list, tuple)) else str(value).replace(",", " ").split()
+        return tuple(str(i).strip().lower() for i in items if str(i).strip())
+    return str(value)
+
+
+def sipSettingsFrom(mapping: Dict[str, Any], flag: str = "--sip") -> Tuple[SIPSettings, ServerSettings]:
+    """
+    Build the SIP transport and server settings from C{[sip]} names.
+
+    @raise usage.UsageError: an unknown name or a bad value.
+    """
+    values: Dict[str, Dict[str, Any]] = {"sip": {}, "server": {}}
+    for key, value in mapping.items():
+        name = key.strip().lower().replace("-", "_")
+        if name not in SIP_SETTINGS:
+            raise usage.UsageError("{} {}: unknown setting; valid names: {}".format(flag, key, ", ".join(SIP_SETTINGS)))
+        group, attribute, kind = SIP_SETTINGS[name]
+        try:
+            values[group][attribute] = _convert(name, kind, value)
+        except ValueError as e:
+            raise usage.UsageError("{} {}: {}".format(flag, name, e))
+    try:
+        return SIPSettings(**values["sip"]), ServerSettings(**values["server"])
+    except ValueError as e:
+        raise usage.UsageError("{}: {}".format(flag, e))
+
+
+@attrs.frozen
+class ConfigFile:
+    """
+    What a configuration file says.
+
+    @ivar server: C{[server]} values (C{listen} already parsed).
+    @ivar sctp: C{[sctp]} option values.
+    @ivar sip: C{[sip]} setting values.
+    """
+
+    server: Dict[str, Any] = attrs.field(factory=dict)
+    sctp: Dict[str, Any] = attrs.field(factory=dict)
+    sip: Dict[str, Any] = attrs.field(factory=dict)
+
+
+def readConfig(path: str) -> ConfigFile:
+    """
+    Read a TOML (C{*.toml}) or INI configuration file.
+
+    @raise usage.UsageError: it cannot be read, or holds an unknown section
+        or server key, or a bad listen address.
+    """
+    sections: Dict[str, Dict[str, Any]] = {}
+    try:
+        if path.endswith(".toml"):
+            try:
+                import tomllib
+            except ImportError:  # Python < 3.11
+                raise usage.UsageError("--config {}: TOML needs Python 3.11; use an INI file".format(path))
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+            for name, section in data.items():
+                if not isinstance(section, dict):
+                    raise usage.UsageError("--config {}: {} is outside a section ([server], [sctp], [sip])".format(path, name))
+                sections[name] = section
+        else:
+            parser = configparser.ConfigParser(interpolation=None)
+            with open(path, encoding="utf-8") as f:
+                parser.read_file(f)
+            sections = {name: dict(parser[name]) for name in parser.sections()}
+    except OSError as e:
+        raise usage.UsageError("--config {}: {}".format(path, e.strerror or e))
+    except (ValueError, configparser.Error) as e:  # tomllib.TOMLDecodeError is a ValueError
+        raise usage.UsageError("--config {}: {}".format(path, str(e).splitlines()[0]))
+    unknown = set(sections) - {"server", "sctp", "sip"}
+    if unknown:
+        raise usage.UsageError("--config {}: unknown section(s) {} (use [server], [sctp], [sip])".format(path, ", ".join(sorted(unknown))))
+    server: Dict[str, Any] = {}
+    for key, value in sections.get("server", {}).items():
+        name = key.lower().replace("-", "_")
+        if name not in _SERVER_KEYS:
+            raise usage.UsageError("--config {}: unknown key {} in [server] (valid: {})".format(path, key, ", ".join(_SERVER_KEYS)))
+        if name == "listen":
+            texts = value if isinstance(value, list) else str(value).split()
+            server["listen"] = [_listen(str(t), "--config {}: listen".format(path)) for t in texts]
+        else:
+            server[name] = str(value)
+    return ConfigFile(server, dict(sections.get("sctp", {})), dict(sections.get("sip", {})))
+
+
+class Options(usage.Options):
+    """
+    Options of C{twistd sctp-sip}.
+    """
+
+    synopsis = "[--listen sctp:HOST:PORT]... [--option NAME=VALUE]... [--sip NAME=VALUE]... [--config FILE] [--admin ENDPOINT]"
+    longdesc = (
+        "A SIP registrar, stateless proxy and OPTIONS responder over SCTP (RFC 4168). "
+        "SCTP options use Kamailio's names (autoclose, send_ttl, send_retries, ...). "
+        "See docs/sip-server.md."
+    )
+    optParameters = [
+        ["config", "c", None, "Read settings from FILE: TOML if it ends in .toml, else INI; sections [server], [sctp], [sip]. The command line wins."],
+        ["admin", None, None, "AMP admin endpoint (Twisted server endpoint string). Default: a unix socket with mode 0600 in the run directory."],
+        ["admin-secret-file", None, None, "File holding the admin shared secret (required for an admin endpoint not on loopback)."],
+        ["metrics", None, None, "Serve Prometheus metrics on this endpoint (e.g. tcp:9100:interface=127.0.0.1)."],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+        self["option"] = {}
+        self["sip"] = {}
+
+    def opt_listen(self, value: str) -> None:
+        """
+        Listen on sctp:HOST:PORT; multihomed sctp:(HOST1,HOST2):PORT; IPv6 sctp:[::1]:PORT. Repeatable. Default: sctp:127.0.0.1:5060.
+        """
+        self["listen"].append(_listen(value))
+
+    def opt_option(self, value: str) -> None:
+        """
+        Set an SCTP option, NAME=VALUE, one of the 19 Kamailio sctp names (autoclose, send_retries, hbinterval, ...). Repeatable.
+        """
+        name, text = _pair(value, "--option")
+        try:
+            self["option"][normalizeName(name)] = text
+        except UnknownOptionError as e:
+            raise usage.UsageError("--option {}".format(e))
+
+    def opt_sip(self, value: str) -> None:
+        """
+        Set a SIP setting, NAME=VALUE (crlf_pingpong, crlf_drop, ppid, udp, min_expires, domains, ...). Repeatable.
+        """
+        name, text = _pair(value, "--sip")
+        self["sip"][name] = text
+
+    def postOptions(self) -> None:
+        """
+        Merge the file and the command line and check every value.
+        """
+        config = readConfig(self["config"]) if self["config"] else ConfigFile()
+        self["listeners"] = self["listen"] or config.server.get("listen") or [_listen(DEFAULT_LISTEN)]
+        sctp: Dict[str, Any] = {}
+        for key, value in config.sctp.items():
+            try:
+                sctp[normalizeName(key)] = value
+            except UnknownOptionError as e:
+                raise usage.UsageError("--config {}: [sctp] {}".format(self["config"], e))
+        sctp.update(self["option"])
+        try:
+            self["sctpOptions"] = SCTPOptions.fromMapping(sctp)
+        except OptionError as e:
+            raise usage.UsageError("--option {}".format(e))
+        sip = dict(config.sip)
+        sip.update(self["sip"])
+        self["sipSettings"], self["serverSettings"] = sipSettingsFrom(sip)
+        for key in ("admin", "admin-secret-file", "metrics"):
+            if self[key] is None:
+                self[key] = config.server.get(key.replace("-", "_"))
+
+
+class SIPService(service.Service):
+    """
+    The SIP server: its listeners (bound in L{privilegedStartService}), the
+    L{SIPTransport} and the L{SIPServer}.
+
+    @ivar ports: the started L{SCTPPort}s.
+    @ivar transport: the L{SIPTransport}.
+    @ivar server: the L{SIPServer}.
+    """
+
+    name = "sctp-sip"
+    purgeInterval = 30.0
+
+    def __init__(
+        self,
+        reactor: Any,
+        listeners: Sequence[Listen] = ((["127.0.0.1"], 5060),),
+        options: Optional[SCTPOptions] = None,
+        sipSettings: Optional[SIPSettings] = None,
+        serverSettings: Optional[ServerSettings] = None,
+        kernel: Any = None,
+    ) -> None:
+        self._reactor = reactor
+        self.listeners = [(list(hosts), port) for hosts, port in listeners]
+        self.options = options if options is not None else SCTPOptions()
+        self._kernel = kernel
+        self.transport = SIPTransport(reactor, settings=sipSettings)
+        self.server = SIPServer(self.transport, reactor, serverSettings)
+        self.transport.receiver = self.server
+        self.ports: List[SCTPPort] = []
+        self._purge = task.LoopingCall(self.server.registrar.purge)
+        self._purge.clock = reactor
+        self._bound = False
+
+    def privilegedStartService(self) -> None:
+        """
+        Bind every listener (before twistd drops privileges).
+        """
+        if not self._bound:
+            self._bound = True
+            for warning in self.options.warnings():
+                _log.warn("SCTP options: {warning}", warning=warning)
+            for hosts, port in self.listeners:
+                if any(h in ("0.0.0.0", "::") for h in hosts):
+                    _log.warn("listening on a wildcard address ({hosts}): the Via of forwarded requests will name it, so responses can only come back on the request's association; give explicit addresses", hosts=",".join(hosts))
+            try:
+                for hosts, port in self.listeners:
+                    listener = self.transport.listen(hosts, port, self.options, kernel=self._kernel)
+                    self.ports.append(listener.sctp)
+            except BaseException:
+                self.transport.stopListening()
+                self.ports = []
+                self._bound = False
+                raise
+        super().privilegedStartService()
+
+    def startService(self) -> None:
+        self.privilegedStartService()
+        super().startService()
+        if not self._purge.running:
+            self._purge.start(self.purgeInterval, now=False)
+
+    def stopService(self) -> defer.Deferred[Any]:
+        super().stopService()
+        if self._purge.running:
+            self._purge.stop()
+        self.ports = []
+        self._bound = False
+        return self.transport.stopListening()
+
+    def sipStats(self) -> Dict[str, int]:
+        """
+        @return: the SIP transport's counters and the server's, by name.
+        """
+        out = self.transport.stats.asDict()
+        out.update(self.server.asDict())
+        return out
+
+
+def startupError(error: BaseException) -> str:
+    """@return: the one line we print when the server cannot start."""
+    if isinstance(error, ierror.CannotListenError):
+        where = error.port.decode("utf-8", "replace") if isinstance(error.port, bytes) else error.port
+        if error.interface:
+            where = "{}:{}".format("[{}]".format(error.interface) if ":" in error.interface else error.interface, where)
+        return "twistd sctp-sip: cannot listen on {}: {}".format(where, getattr(error.socketError, "strerror", None) or error.socketError)
+    return "twistd sctp-sip: {}".format(error)
+
+
+def _fail(error: BaseException) -> None:
+    message = startupError(error)
+    stream = sys.__stderr__ or sys.stderr
+    stream.write(message + "\n")
+    stream.flush()
+    raise SystemExit(1)
+
+
+class _TopService(service.MultiService):
+    """
+    The twistd service: a listener that cannot start is one line on stderr
+    and exit status 1, not a traceback.
+    """
+
+    def privilegedStartService(self) -> None:
+        try:
+            super().privilegedStartService()
+        except (SCTPUnavailableError, ierror.CannotListenError) as e:
+            _log.critical("{message}", message=startupError(e))
+            _fail(e)
+
+    def startService(self) -> None:
+        try:
+            super().startService()
+        except (SCTPUnavailableError, ierror.CannotListenError) as e:
+            _log.critical("{message}", message=startupError(e))
+            _fail(e)
+
+
+def probeSCTP(families: Sequence[int]) -> None:
+    """
+    Open and close an SCTP socket of each family.
+
+    @raise SCTPUnavailableError: the kernel has no SCTP.
+    """
+    from twisted_sctp import sctpsocket
+
+    for family in families:
+        try:
+            sctpsocket.openSocket(family).close()
+        except SCTPUnavailableError:
+            raise
+        except OSError:
+            pass  # e.g. no IPv6: binding will say so
+
+
+def buildService(config: Any, reactor: Any, kernel: Any = None, probe: Callable[[Sequence[int]], None] = probeSCTP) -> service.MultiService:
+    """
+    L{makeService} with its collaborators given (for tests).
+    """
+    families = sorted({socket.AF_INET6 if any(familyOf(h) == socket.AF_INET6 for h in hosts) else socket.AF_INET for hosts, _ in config["listeners"]})
+    try:
+        probe(families)
+    except SCTPUnavailableError as e:
+        _fail(e)
+    top = _TopService()
+    sipService = SIPService(reactor, config["listeners"], config["sctpOptions"], config["sipSettings"], config["serverSettings"], kernel)
+    sipService.setServiceParent(top)
+    from twisted_sctp.admin import makeAdminService
+
+    try:
+        makeAdminService(reactor, config["admin"], sipService, config["admin-secret-file"]).setServiceParent(top)
+        if config["metrics"]:
+            from twisted_sctp.metrics import makeMetricsService
+
+            makeMetricsService(reactor, config["metrics"], sipService).setServiceParent(top)
+    except usage.UsageError as e:
+        # A refused admin or metrics endpoint: one line, not a traceback.
+        _fail(e)
+    return top
+
+
+def makeService(config: Any) -> service.MultiService:
+    """
+    Build the C{sctp-sip} service: the SIP server's listeners, the admin
+    endpoint and, if asked for, the metrics endpoint.  On a kernel without
+    SCTP this prints one line saying so and exits with status 1.
+    """
+    from twisted.internet import reactor
+
+    return buildService(config, reactor)
