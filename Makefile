@@ -4,7 +4,7 @@
 
 VENV ?= .venv
 
-.PHONY: setup test unit integration typecheck demo clean
+.PHONY: setup test unit integration typecheck demo bench clean
 
 setup:
 	scripts/setup-env
@@ -23,6 +23,12 @@ typecheck: setup
 
 demo: setup
 	scripts/demo
+
+# Benchmark (bench/README.md): ours vs Kamailio vs the Python floor, in one
+# boot of the SCTP kernel, plus host-side costs; writes bench/results/latest.*
+# About 15 minutes; `make bench BENCH_ARGS='--preset quick'` for a short run.
+bench: setup
+	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf _trial_temp* .mypy_cache .hypothesis build dist *.egg-info twisted/plugins/dropin.cache

@@ -1,0 +1,3 @@
+"""
+The twisted-sctp benchmark (C{make bench}): see C{bench/README.md}.
+"""
