@@ -4,7 +4,7 @@
 
 VENV ?= .venv
 
-.PHONY: setup test unit integration typecheck demo bench clean
+.PHONY: setup test unit integration fault-lab fuzz typecheck demo bench clean
 
 setup:
 	scripts/setup-env
@@ -18,6 +18,16 @@ unit: setup
 integration: setup
 	$(VENV)/bin/python scripts/run-tests --integration-only
 
+# The fault lab alone (docs/reliability.md): namespaces, veth paths, netem,
+# path cuts, peer restarts, an association flood, a slow reader; about 2 min.
+fault-lab: setup
+	$(VENV)/bin/python scripts/run-tests --fault-lab-only
+
+# The long fuzz run: 1,000,000 inputs per target with atheris (installed on
+# demand; hypothesis if it cannot be); `make fuzz FUZZ_ARGS='--runs 10000'`.
+fuzz: setup
+	$(VENV)/bin/python scripts/fuzz $(FUZZ_ARGS)
+
 typecheck: setup
 	$(VENV)/bin/mypy twisted_sctp
 
@@ -26,7 +36,7 @@ demo: setup
 
 # Benchmark (bench/README.md): ours vs Kamailio vs the Python floor, in one
 # boot of the SCTP kernel, plus host-side costs; writes bench/results/latest.*
-# About 15 minutes; `make bench BENCH_ARGS='--preset quick'` for a short run.
+# About 16 minutes; `make bench BENCH_ARGS='--preset quick'` for a short run.
 bench: setup
 	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 

@@ -389,8 +389,10 @@ class PortTestCase(SynchronousTestCase):
         """
         Messages still in our queue (EAGAIN) when their association is lost
         are re-sent by address like the kernel's SEND_FAILED ones, one retry
-        fewer (send_force_retry); without retries left they are dropped and
-        counted (association_lost).  Found by the fault lab's peer restart.
+        fewer (send_force_retry); without retries left, or when the peer's
+        ABORT gave an error cause (not re-sent, as its SEND_FAILEDs are not),
+        they are dropped and counted (association_lost).  Found by the fault
+        lab's peer restart.
         """
         port = self.makePort(send_retries=2)
         assoc = self.up(port, 7)
@@ -407,15 +409,16 @@ class PortTestCase(SynchronousTestCase):
         [again] = [a for a in port.registry if a.state == AssociationState.CONNECTING]
         self.assertIsNot(again, assoc)
 
-        port = self.makePort(send_retries=0)
-        assoc = self.up(port, 7)
-        self.sock.blocked = True
-        port.sendMessage(b"q0", assoc)
-        self.sock.blocked = False
-        self.sock.feedNotification(AssocChange(state=AssocChangeState.COMM_LOST, assocID=7), PEER)
-        port.doRead()
-        self.assertEqual(self.sock.sent, [])
-        self.assertEqual((port.stats.send_force_retry, port.stats.drops["association_lost"]), (0, 1))
+        for retries, error in [(0, 0), (2, 3072)]:
+            port = self.makePort(send_retries=retries)
+            assoc = self.up(port, 7)
+            self.sock.blocked = True
+            port.sendMessage(b"q0", assoc)
+            self.sock.blocked = False
+            self.sock.feedNotification(AssocChange(state=AssocChangeState.COMM_LOST, error=error, assocID=7), PEER)
+            port.doRead()
+            self.assertEqual(self.sock.sent, [])
+            self.assertEqual((port.stats.send_force_retry, port.stats.drops["association_lost"]), (0, 1))
 
     def test_peerShutdown(self) -> None:
         """

@@ -729,7 +729,9 @@ class SCTPPort:
         return assoc
 
     def _lost(self, assoc: Association, how: str, error: int = 0) -> None:
-        self._failQueue(assoc, "association_lost", resend=how != "port_closed")
+        # Our queue's messages never reached the kernel: re-send them when
+        # the kernel's own unsent ones come back re-sendable (error 0).
+        self._failQueue(assoc, "association_lost", resend=how != "port_closed" and error == 0)
         key = (False, assoc.assocID)
         if self._partial.pop(key, None) is not None:
             self._partialSize.pop(key, None)
@@ -972,10 +974,10 @@ class SCTPPort:
 
     def _resendQueued(self, assoc: Association, queue: Iterable[_Outgoing]) -> List[_Outgoing]:
         """
-        C{assoc} ended with messages still in our queue (never given to the
-        kernel): re-send by address those with send_retries left, as
-        L{_sendFailed} does for the kernel's unsent ones (one retry fewer,
-        counted in C{send_force_retry}).
+        C{assoc} ended (without an error cause) with messages still in our
+        queue (never given to the kernel): re-send by address those with
+        send_retries left, as L{_sendFailed} does for the kernel's unsent
+        ones (one retry fewer, counted in C{send_force_retry}).
 
         @return: the messages not re-sent (no retries left, or the re-send
             failed), for the caller to drop and count.
