@@ -567,6 +567,7 @@ class PortTestCase(SynchronousTestCase):
         port = self.makePort()
         self.up(port, 7)
         port.stopListening()
+        self.assertEqual(port.snapshot()["current_opened_connections"], 0)
         self.assertTrue(self.sock.closed)
         self.assertEqual(self.protocols[0].lost[0].value.how, "port_closed")
         self.assertNotIn(port, self.reactor.getReaders())

@@ -362,7 +362,10 @@ class SCTPPort:
         self.stopReading()
         self.stopWriting()
         for assoc in list(self.registry):
-            self.registry.failed(assoc, "port_closed")
+            if assoc.upSeen:
+                self.registry.down(assoc.assocID, "port_closed")
+            else:
+                self.registry.failed(assoc, "port_closed")
             self._lost(assoc, "port_closed")
         if self.socket is not None:
             try:
