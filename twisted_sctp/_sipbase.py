@@ -81,7 +81,7 @@ def stableTag(*parts: Optional[str]) -> str:
         Call-ID), so that a stateless server answers a retransmitted
         request with the same tag.
     """
-    digest = hashlib.sha256("\0".join(p or "" for p in parts).encode("utf-8", "surrogateescape"))
+    digest = hashlib.sha256("\0".join([p or "" for p in parts]).encode("utf-8", "surrogateescape"))
     return digest.hexdigest()[:16]
 
 

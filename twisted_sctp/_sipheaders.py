@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Iterable, Sequence
+from typing import Callable, Dict, Iterable, Sequence
 
 import attrs
 
@@ -49,6 +49,45 @@ _VIA_HEAD_RE = re.compile(
     re.IGNORECASE | re.ASCII,
 )
 _CSEQ_RE = re.compile(r"([0-9]+)[ \t]+([A-Za-z0-9.!%*_+`'~-]+)")
+
+# Fast paths.  Each of these matches the common shape of a value in one
+# call: no spaces around ';' or '=', parameter values of printable ASCII
+# without quotes, commas, '<' or '>' (nor, in URIs, '@' or '?'), a host
+# name or IPv4 address rather than an IPv6 reference, no escapes in
+# display names, a port of at most 65535 (checked by the caller).  What
+# they match, the general code below reads the same way (they only ever
+# accept a subset of it); everything else goes to the general code, which
+# also makes the error messages.
+_TOKEN = r"[A-Za-z0-9.!%*_+`'~-]+"
+_HOST = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
+# Header parameters (Via, name-addr), then URI parameters.
+_FAST_PARAMS = r"(?:;{}(?:=[!#-+\--:=?-~]+)?)*".format(_TOKEN)
+_FAST_PARAM_RE = re.compile(r";({})(?:=([!#-+\--:=?-~]+))?".format(_TOKEN))
+_FAST_PARAMS_RE = re.compile(_FAST_PARAMS)
+_FAST_URI_PARAMS = r"(?:;{}(?:=[!#-+\--:=A-~]+)?)*".format(_TOKEN)
+_FAST_URI_PARAM_RE = re.compile(r";({})(?:=([!#-+\--:=A-~]+))?".format(_TOKEN))
+# sip:user@host:port;params (the user without a password).
+_FAST_URI_RE = re.compile(
+    r"(sips?):(?:([!#-9;=?A-~]+)@)?({})(?::([0-9]{{1,5}}))?({})".format(_HOST, _FAST_URI_PARAMS)
+)
+# SIP/2.0/SCTP host:port;params
+_FAST_VIA_RE = re.compile(r"SIP/2\.0/({}) ({})(?::([0-9]{{1,5}}))?({})".format(_TOKEN, _HOST, _FAST_PARAMS))
+# <uri>;params, "Quoted Name" <uri>;params or Plain Name <uri>;params
+_FAST_NAME_ADDR_RE = re.compile(
+    r'[ \t]*(?:"([^"\\]*)"[ \t]*|([^"<,]*))<([A-Za-z][A-Za-z0-9+.-]*:[!#-;=?-~]*)>({})[ \t]*'.format(_FAST_PARAMS)
+)
+
+
+def _fastParams(text: str, pattern: re.Pattern[str] = _FAST_PARAM_RE) -> dict[str, str | None]:
+    """
+    @param text: parameters that a C{_FAST_*PARAMS} expression matched.
+    @return: them as L{parseParams} reads them.
+    """
+    params: dict[str, str | None] = {}
+    for name, value in pattern.findall(text):
+        # A fast-path value is never empty: "" means no "=".
+        params.setdefault(name.lower(), value or None)
+    return params
 
 MAX_DELTA_SECONDS = 2**32 - 1
 
@@ -125,27 +164,31 @@ class LocalSIPError(SCTPError, ValueError):
     """
 
 
-#: canonicalName's results for the header names seen so far (a bounded
-#: cache: header lookups call it for every line of a message, many times
-#: per message).
-_CANONICAL: dict[str, str] = {}
 _CANONICAL_MAX = 1024
 
 
-def canonicalName(name: str) -> str:
+class _CanonicalNames(Dict[str, str]):
     """
-    @return: C{name} lower-cased, with a compact form expanded (C{"v"} gives
-        C{"via"}).
+    L{canonicalName}'s results for the header names seen so far, computed
+    by C{__missing__} and kept up to C{_CANONICAL_MAX} names (a flood of
+    odd names is computed each time, not kept).
     """
-    try:
-        return _CANONICAL[name]
-    except KeyError:
-        pass
-    lower = name.lower()
-    canonical = COMPACT_FORMS.get(lower, lower)
-    if len(_CANONICAL) < _CANONICAL_MAX:
-        _CANONICAL[name] = canonical
-    return canonical
+
+    def __missing__(self, name: str) -> str:
+        lower = name.lower()
+        canonical = COMPACT_FORMS.get(lower, lower)
+        if len(self) < _CANONICAL_MAX:
+            self[name] = canonical
+        return canonical
+
+
+_CANONICAL = _CanonicalNames()
+
+#: C{canonicalName(name)}: C{name} lower-cased, with a compact form
+#: expanded (C{"v"} gives C{"via"}).  Header look-ups call it for every
+#: line of a message, several times per message: it is the look-up of the
+#: cache itself, with no Python function call while the name is known.
+canonicalName: Callable[[str], str] = _CANONICAL.__getitem__
 
 
 def snippet(text: str, limit: int = 40) -> str:
@@ -205,7 +248,9 @@ def parseInteger(text: str, what: str, maxDigits: int = 10) -> int:
     @raise SIPParseError: C{text} is not that.
     """
     text = text.strip(" \t")
-    if len(text) > maxDigits or not _DIGITS_RE.fullmatch(text):
+    # isascii() and isdigit(): exactly [0-9]+ (isdigit alone takes other
+    # scripts' digits).
+    if len(text) > maxDigits or not (text.isascii() and text.isdigit()):
         raise SIPParseError("bad {}: {}".format(what, snippet(text)))
     return int(text)
 
@@ -271,6 +316,8 @@ def parseParams(text: str, what: str) -> dict[str, str | None]:
     text = text.strip(" \t")
     if not text:
         return params
+    if _FAST_PARAMS_RE.fullmatch(text):
+        return _fastParams(text)
     if not text.startswith(";"):
         raise SIPParseError("unexpected text in {}: {}".format(what, snippet(text)))
     for piece in splitOutside(text[1:], ";", what):
@@ -362,6 +409,13 @@ def parseURI(text: str) -> SIPURI:
 
     @raise SIPParseError: C{text} is not one.
     """
+    fast = _FAST_URI_RE.fullmatch(text)
+    if fast is not None:
+        scheme, user, host, portText, paramText = fast.groups()
+        port = None if portText is None else int(portText)
+        if port is None or port <= 65535:
+            params = _fastParams(paramText, _FAST_URI_PARAM_RE) if paramText else {}
+            return SIPURI(scheme, user, None, host.lower(), port, params)
     what = "URI " + snippet(text)
     scheme, colon, rest = text.partition(":")
     if not colon or scheme.lower() not in ("sip", "sips"):
@@ -460,6 +514,13 @@ def parseVia(text: str) -> Via:
 
     @raise SIPParseError: it is malformed.
     """
+    fast = _FAST_VIA_RE.fullmatch(text.strip(" \t"))
+    if fast is not None:
+        transport, host, portText, paramText = fast.groups()
+        port = None if portText is None else int(portText)
+        if port is None or port <= 65535:
+            params = _fastParams(paramText) if paramText else {}
+            return Via(transport.upper(), host.lower(), port, params)
     what = "Via " + snippet(text)
     head, semi, paramText = text.partition(";")
     match = _VIA_HEAD_RE.fullmatch(head.strip(" \t"))
@@ -536,6 +597,26 @@ def _checkURIText(uri: str, what: str) -> None:
         raise SIPParseError("bad URI in {}: {}".format(what, snippet(uri)))
 
 
+def isPlainNameAddr(text: str) -> bool:
+    """
+    @return: whether C{text} is one name-addr of the common shape, which
+        L{parseNameAddr} and L{parseNameAddrList} read without error (a
+        check much quicker than parsing).
+    """
+    return _FAST_NAME_ADDR_RE.fullmatch(text) is not None
+
+
+def _fastNameAddr(match: re.Match[str]) -> NameAddr:
+    """@return: the L{NameAddr} that C{_FAST_NAME_ADDR_RE} matched."""
+    quoted, before, uri, paramText = match.groups()
+    if quoted is not None:
+        displayName: str | None = quoted
+    else:
+        # As parseNameAddr reads it: an unquoted name is its words, or none.
+        displayName = " ".join(before.split()) if before.strip(" \t") else None
+    return NameAddr(displayName, uri, _fastParams(paramText) if paramText else {})
+
+
 def parseNameAddr(text: str, what: str, allowWildcard: bool = False) -> NameAddr:
     """
     Parse one name-addr (C{"Bob" <sip:bob@h>;tag=x}) or addr-spec
@@ -544,6 +625,9 @@ def parseNameAddr(text: str, what: str, allowWildcard: bool = False) -> NameAddr
     @param allowWildcard: accept C{*} (Contact only).
     @raise SIPParseError: C{text} is malformed.
     """
+    fast = _FAST_NAME_ADDR_RE.fullmatch(text)
+    if fast is not None:
+        return _fastNameAddr(fast)
     text = text.strip(" \t")
     if allowWildcard and text == "*":
         return NameAddr(None, "*", {})
@@ -589,11 +673,16 @@ def parseNameAddrList(
 
     @raise SIPParseError: a value is malformed.
     """
-    return [
-        parseNameAddr(piece, what, allowWildcard)
-        for value in values
-        for piece in splitOutside(value, ",", what)
-    ]
+    found = []
+    for value in values:
+        fast = _FAST_NAME_ADDR_RE.fullmatch(value)
+        if fast is not None:
+            # One value: the fast expression admits commas only inside
+            # <...> and quotes, where splitOutside does not split.
+            found.append(_fastNameAddr(fast))
+            continue
+        found.extend(parseNameAddr(piece, what, allowWildcard) for piece in splitOutside(value, ",", what))
+    return found
 
 
 @attrs.frozen
@@ -619,6 +708,8 @@ def parseCSeq(text: str) -> CSeq:
     @raise SIPParseError: it is not a number below 2**31 and a method.
     """
     match = _CSEQ_RE.fullmatch(text.strip(" \t"))
-    if match is None or len(match.group(1)) > 10 or int(match.group(1)) >= 2**31:
-        raise SIPParseError("bad CSeq: " + snippet(text))
-    return CSeq(int(match.group(1)), match.group(2))
+    if match is not None:
+        digits, method = match.groups()
+        if len(digits) <= 10 and int(digits) < 2**31:
+            return CSeq(int(digits), method)
+    raise SIPParseError("bad CSeq: " + snippet(text))

@@ -383,21 +383,26 @@ class AssociationRegistry:
         if hosts:
             assoc.peer = SCTPAddress(assoc.peer.host, assoc.peer.port, hosts)
 
-    def received(self, assoc: Association, size: int) -> None:
+    def received(self, assoc: Association, size: int, now: Optional[float] = None) -> None:
         """
         Count one message of C{size} bytes received on C{assoc}.
+
+        @param now: the time, where the caller has just read the clock (the
+            port reads it once per wake-up); else the clock is read.
         """
         assoc.messagesIn += 1
         assoc.bytesIn += size
-        assoc.lastActivity = self._clock.seconds()
+        assoc.lastActivity = self._clock.seconds() if now is None else now
 
-    def sent(self, assoc: Association, size: int) -> None:
+    def sent(self, assoc: Association, size: int, now: Optional[float] = None) -> None:
         """
         Count one message of C{size} bytes accepted by the kernel for C{assoc}.
+
+        @param now: as for L{received}.
         """
         assoc.messagesOut += 1
         assoc.bytesOut += size
-        assoc.lastActivity = self._clock.seconds()
+        assoc.lastActivity = self._clock.seconds() if now is None else now
 
     def down(self, assocID: int, how: str) -> Optional[Association]:
         """

@@ -83,6 +83,10 @@ _READ_TRANSIENT = (errno.ECONNREFUSED, errno.ECONNRESET, errno.ENOBUFS, errno.EN
 #: errnos of a send by assoc_id meaning "that association is gone".
 _ASSOC_GONE = (errno.EPIPE, errno.ENOENT, errno.EINVAL, errno.ESHUTDOWN)
 
+#: How many send infos and packed control messages a port keeps (it
+#: starts afresh when full).
+_SEND_CACHE_SIZE = 4096
+
 #: sinfo_context bits that carry the remaining send_retries; the rest is
 #: the caller's context.
 _RETRY_SHIFT = 28
@@ -308,6 +312,13 @@ class SCTPPort:
         self._partialSize: Dict[Tuple[bool, int], int] = {}
         self._dropping: set[Tuple[bool, int]] = set()
         self._connecting: Dict[Association, List[defer.Deferred[Any]]] = {}
+        #: The reactor's time, read once per doRead wake-up that gets a
+        #: message (for the registry's activity times); None outside doRead.
+        self._readTime: Optional[float] = None
+        #: Send infos by _sndinfo's arguments, and packed control messages
+        #: by (info, assoc_id): a port sends with few distinct ones.
+        self._sndinfos: Dict[Tuple[int, int, bool, int, int, int], SndRcvInfo] = {}
+        self._ancillaries: Dict[Tuple[SndRcvInfo, Optional[int]], List[Tuple[int, int, bytes]]] = {}
 
     # -- listening -------------------------------------------------------
 
@@ -424,7 +435,16 @@ class SCTPPort:
     def doRead(self) -> Optional[Failure]:
         """
         Read up to L{maxReadsPerWakeup} messages.
+
+        The clock is read once, at the first message: the activity times of
+        everything received and sent during the wake-up are that time.
         """
+        try:
+            return self._readMessages()
+        finally:
+            self._readTime = None
+
+    def _readMessages(self) -> Optional[Failure]:
         recvmsg = self.socket.recvmsg
         for _ in range(self.maxReadsPerWakeup):
             try:
@@ -436,6 +456,8 @@ class SCTPPort:
                     continue
                 _log.error("{prefix} recvmsg failed: {err}", prefix=self.logPrefix(), err=e)
                 return Failure(main.CONNECTION_LOST)
+            if self._readTime is None:
+                self._readTime = self._reactor.seconds()
             try:
                 self._received(data, ancdata, flags, address)
             except Exception:
@@ -499,7 +521,7 @@ class SCTPPort:
             self.stats.drop("rejected_association")
             return
         size = len(data)
-        self.registry.received(assoc, size)
+        self.registry.received(assoc, size, self._readTime)
         self.stats.messages_in += 1
         self.stats.bytes_in += size
         protocol = assoc.protocol
@@ -509,9 +531,12 @@ class SCTPPort:
         try:
             handler = getattr(protocol, "messageReceived", None)
             if handler is not None:
-                stream = getattr(info, "stream", getattr(info, "sid", 0)) if info is not None else 0
-                ppid = socket.ntohl(info.ppid) if info is not None else 0
-                mflags = info.flags if info is not None else 0
+                if info is None:
+                    stream = ppid = mflags = 0
+                else:
+                    stream = info.stream if isinstance(info, SndRcvInfo) else info.sid
+                    ppid = socket.ntohl(info.ppid)
+                    mflags = info.flags
                 handler(SCTPMessage(data, stream, ppid, mflags, assoc, source or assoc.peer.paths()[0]))
             else:
                 protocol.dataReceived(data)
@@ -770,18 +795,26 @@ class SCTPPort:
             ttl = self.options.send_ttl
         if retries is None:
             retries = self.options.send_retries
+        key = (stream, ppid, unordered, ttl, context, retries)
+        info = self._sndinfos.get(key)
+        if info is not None:
+            return info
         flags = SendFlags.UNORDERED if unordered else 0
         if ttl:
             flags |= PR_SCTP_TTL
         if not 0 <= context <= _CONTEXT_MASK:
             raise ValueError("context must be 0..{}".format(_CONTEXT_MASK))
-        return SndRcvInfo(
+        info = SndRcvInfo(
             stream=stream,
             flags=int(flags),
             ppid=socket.htonl(ppid & 0xFFFFFFFF),
             context=(retries << _RETRY_SHIFT) | context,
             timetolive=ttl,
         )
+        if len(self._sndinfos) >= _SEND_CACHE_SIZE:
+            self._sndinfos.clear()
+        self._sndinfos[key] = info
+        return info
 
     def sendMessage(
         self,
@@ -854,8 +887,26 @@ class SCTPPort:
             return (host, address[1], 0, 0)
         return address
 
-    def _sendmsg(self, data: bytes, info: SndRcvInfo, address: Optional[HostPort]) -> int:
-        ancillary = [(IPPROTO_SCTP, 1, info.pack())]
+    def _ancillary(self, info: SndRcvInfo, assocID: Optional[int]) -> List[Tuple[int, int, bytes]]:
+        """
+        @return: the C{SCTP_SNDRCV} control message for C{info}, with
+            C{assocID} in place of its own if given; packed once and kept.
+        """
+        key = (info, assocID)
+        ancillary = self._ancillaries.get(key)
+        if ancillary is None:
+            packed = (info if assocID is None else attrs.evolve(info, assocID=assocID)).pack()
+            if len(self._ancillaries) >= _SEND_CACHE_SIZE:
+                self._ancillaries.clear()
+            ancillary = self._ancillaries[key] = [(IPPROTO_SCTP, 1, packed)]
+        return ancillary
+
+    def _sendmsg(self, data: bytes, info: SndRcvInfo, address: Optional[HostPort], assocID: Optional[int] = None) -> int:
+        """
+        @param assocID: the kernel association to send on, in place of
+            C{info}'s own C{assocID}.
+        """
+        ancillary = self._ancillary(info, assocID)
         while True:
             try:
                 if address is None:
@@ -890,7 +941,7 @@ class SCTPPort:
             info = attrs.evolve(info, flags=info.flags & ~PR_SCTP_TTL)
         if address is None and assoc.assocID:
             try:
-                self._sendmsg(data, attrs.evolve(info, assocID=assoc.assocID), None)
+                self._sendmsg(data, info, None, assoc.assocID)
             except BlockingIOError:
                 raise
             except OSError as e:
@@ -912,7 +963,7 @@ class SCTPPort:
                     self.registry.failed(assoc, "send_error")
                 raise
         size = len(data)
-        self.registry.sent(assoc, size)
+        self.registry.sent(assoc, size, self._readTime)
         self.stats.messages_out += 1
         self.stats.bytes_out += size
 

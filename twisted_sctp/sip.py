@@ -54,7 +54,7 @@ from twisted_sctp._sipbase import (
     SIPStats, _snippet, _WarningLimiter, decodeFlowToken, encodeFlowToken, stableTag,
     viaDestination,
 )
-from twisted_sctp._sipheaders import canonicalName, splitOutside
+from twisted_sctp._sipheaders import splitOutside
 from twisted_sctp.address import HostPort, familyOf, normalizeHost
 from twisted_sctp.association import AssociationState
 from twisted_sctp.options import SCTPOptions
@@ -95,7 +95,7 @@ class Listener:
     @property
     def port(self) -> int:
         """The bound port number."""
-        return self.sctp.getHost().port
+        return self.sctp.boundPort
 
     def reaches(self, host: str) -> bool:
         """@return: whether this listener can send to C{host}'s family."""
@@ -276,8 +276,7 @@ class SIPTransport:
         except SIPParseError as e:
             self._malformed(e, origin, data)
             return
-        present = {canonicalName(name) for name, _ in message.headers}
-        if "via" not in present:
+        if not message.hasHeader("via"):
             self.stats.parse_errors += 1
             self.stats.drop("no_via")
             self._warn("dropped a SIP message without Via from {source}: {data}", origin, data=_snippet(data))
@@ -286,7 +285,7 @@ class SIPTransport:
             self.stats.responses_in += 1
             self._deliver(message, origin)
             return
-        missing = [h for h in ("From", "To", "Call-ID", "CSeq") if h.lower() not in present]
+        missing = message.missingHeaders(("From", "To", "Call-ID", "CSeq"))
         if missing:
             error = SIPParseError("missing {} header".format(", ".join(missing)), 400, message.headers, message.method)
             self._malformed(error, origin, data)

@@ -36,15 +36,15 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Callable, Iterable, Mapping, Union
+from typing import Any, Callable, Iterable, Mapping, TypeVar, Union
 
 import attrs
 
 from twisted_sctp._sipheaders import (
     COMPACT_FORMS, DIALOG_HEADERS, REASON_PHRASES, TOKEN_RE, CSeq, LocalSIPError,
-    NameAddr, SIPParseError, SIPURI, Via, canonicalName, parseCSeq, parseDeltaSeconds,
-    parseHost, parseInteger, parseNameAddr, parseNameAddrList, parseURI, parseVia,
-    parseViaList, reasonPhrase, snippet, splitOutside,
+    NameAddr, SIPParseError, SIPURI, Via, canonicalName, isPlainNameAddr, parseCSeq,
+    parseDeltaSeconds, parseHost, parseInteger, parseNameAddr, parseNameAddrList, parseURI,
+    parseVia, parseViaList, reasonPhrase, snippet, splitOutside,
 )
 
 __all__ = [
@@ -60,9 +60,17 @@ KEEPALIVE_PONG = b"\r\n"
 BRANCH_MAGIC = "z9hG4bK"
 
 _LEADING_BREAKS_RE = re.compile(rb"(?:\r?\n)*")
-_BLANK_LINE_RE = re.compile(rb"\r?\n\r?\n")
+# The empty line after the header block, less the CR that may start it:
+# a pattern that starts with a literal is searched for far faster.
+_BLANK_LINE_RE = re.compile(rb"\n\r?\n")
 _CTL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _HEADER_NAME_RE = re.compile(r"([A-Za-z0-9.!%*_+`'~-]+)[ \t]*:")
+# Header lines that all end in CRLF and are all "Name: value", with no
+# control character and no folding: the common case, checked in one pass.
+# (The value: anything but a control character, written as what it may be,
+# which the regular expression engine tests faster.)
+_PLAIN_LINE = r"[A-Za-z0-9.!%*_+`'~-]+[ \t]*:[\t\x20-\x7e\x80-\U0010ffff]*"
+_PLAIN_HEADER_BLOCK_RE = re.compile(r"{0}(?:\r\n{0})*".format(_PLAIN_LINE))
 _STATUS_LINE_RE = re.compile(
     r"SIP/2\.0 ([0-9]{3})(?: (.*))?", re.IGNORECASE | re.ASCII
 )
@@ -71,10 +79,70 @@ _REQUEST_LINE_RE = re.compile(
     re.IGNORECASE | re.ASCII,
 )
 _GENERIC_URI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[!#-;=?-~]+")
+# The common request line: printable ASCII, SIP/2.0 as written (what it
+# matches, the checks below read the same way).
+_PLAIN_REQUEST_LINE_RE = re.compile(r"([A-Za-z0-9.!%*_+`'~-]+) ([!-~]+) SIP/2\.0")
+
+
+_T = TypeVar("_T")
+_NO_LINES: list[tuple[str, str]] = []
 
 
 def _dialogHeaders(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(n, v) for n, v in headers if canonicalName(n) in DIALOG_HEADERS]
+
+
+class _Memo:
+    """
+    What a message has worked out from its header lines: the lines grouped
+    by canonical name, and the structured values parsed from them (each
+    header is parsed once, by L{parseMessage}'s checks, however often its
+    accessor is read).  C{headers} is a public list that may be edited in
+    place, so every use first compares the lines with the copy the memo was
+    made from (one identity test per line while they are the same) and
+    starts afresh when they differ.
+
+    @ivar lines: the header lines the memo was made from.
+    @ivar byName: those lines by canonical name, in order.
+    @ivar values: parsed values, by the function that parsed them.
+    @ivar uri: the Request-URI text and its L{SIPURI}, once parsed.
+    """
+
+    __slots__ = ("lines", "byName", "values", "uri")
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] | None = None
+        self.byName: dict[str, list[tuple[str, str]]] = {}
+        self.values: dict[Callable[[_Memo], Any], Any] = {}
+        self.uri: tuple[str, SIPURI] | None = None
+
+    def index(
+        self,
+        lines: list[tuple[str, str]],
+        byName: dict[str, list[tuple[str, str]]] | None = None,
+    ) -> None:
+        """
+        Start afresh from C{lines}.
+
+        @param byName: the lines by canonical name, if the caller has them.
+        """
+        if byName is None:
+            byName = {}
+            for line in lines:
+                byName.setdefault(canonicalName(line[0]), []).append(line)
+        self.lines, self.byName, self.values = list(lines), byName, {}
+
+    def value(self, parse: Callable[[_Memo], _T]) -> _T:
+        """
+        @return: C{parse(self)}, computed once (an exception is not kept:
+            it is raised again).
+        """
+        try:
+            return self.values[parse]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        value = self.values[parse] = parse(self)
+        return value
 
 
 class _SIPMessageBase:
@@ -82,26 +150,62 @@ class _SIPMessageBase:
     Header access, accessors and serialisation shared by requests and
     responses.  Header names are matched without regard to case and with
     compact forms expanded; lines keep their names as written.
+
+    The accessors parse a header the first time they are read and keep
+    the result while the header lines stay the same: the values they give
+    (L{Via}, L{NameAddr}, L{CSeq}) are frozen and shared between calls, and
+    lists are fresh copies.
     """
 
     headers: list[tuple[str, str]]
     body: bytes
+    _memo: _Memo
 
     def _startLine(self) -> str:
         raise NotImplementedError()
+
+    def _fresh(self) -> _Memo:
+        """@return: the memo, made afresh if the header lines changed."""
+        memo = self._memo
+        if memo.lines != self.headers:
+            memo.index(self.headers)
+        return memo
+
+    def _lines(self, canonical: str) -> list[tuple[str, str]]:
+        """
+        @param canonical: a name as L{canonicalName} gives it.
+        @return: the C{(name, value)} lines of that header, in order (the
+            memo's own list: do not change it).
+        """
+        return self._fresh().byName.get(canonical, _NO_LINES)
+
+    def _parsed(self, parse: Callable[[_Memo], _T]) -> _T:
+        """
+        @return: C{parse(memo)}, computed once while the header lines stay
+            the same (an exception is not kept: it is raised again).
+        """
+        return self._fresh().value(parse)
 
     def getHeaders(self, name: str) -> list[str]:
         """
         @return: the values of every C{name} line (any case or compact form),
             in order.
         """
-        wanted = canonicalName(name)
-        return [v for n, v in self.headers if canonicalName(n) == wanted]
+        return [v for _, v in self._lines(canonicalName(name))]
 
     def getHeader(self, name: str) -> str | None:
         """@return: the value of the first C{name} line, or C{None}."""
-        values = self.getHeaders(name)
-        return values[0] if values else None
+        lines = self._lines(canonicalName(name))
+        return lines[0][1] if lines else None
+
+    def hasHeader(self, name: str) -> bool:
+        """@return: whether there is a C{name} line (any case or compact form)."""
+        return bool(self._lines(canonicalName(name)))
+
+    def missingHeaders(self, names: Iterable[str]) -> list[str]:
+        """@return: those of C{names} that have no line, in order."""
+        present = self._fresh().byName
+        return [name for name in names if canonicalName(name) not in present]
 
     def addHeader(self, name: str, value: str) -> None:
         """Append a C{name: value} line."""
@@ -132,22 +236,15 @@ class _SIPMessageBase:
         self.removeHeader(name)
         self.headers.insert(index, (name, value))
 
-    def _single(self, name: str) -> str | None:
-        values = self.getHeaders(name)
-        if len(values) > 1:
-            raise SIPParseError("more than one {} header".format(name))
-        return values[0] if values else None
-
     @property
     def vias(self) -> list[Via]:
         """Every Via value, top first (several per line and several lines)."""
-        return [via for value in self.getHeaders("via") for via in parseViaList(value)]
+        return list(self._parsed(_parseVias))
 
     @property
     def topVia(self) -> Via | None:
         """The first Via value, or C{None}."""
-        value = self.getHeader("via")
-        return None if value is None else parseVia(splitOutside(value, ",", "Via")[0])
+        return self._parsed(_parseTopVia)
 
     @property
     def branch(self) -> str | None:
@@ -155,19 +252,15 @@ class _SIPMessageBase:
         via = self.topVia
         return None if via is None else via.branch
 
-    def _nameAddr(self, name: str) -> NameAddr | None:
-        value = self._single(name)
-        return None if value is None else parseNameAddr(value, name)
-
     @property
     def fromAddr(self) -> NameAddr | None:
         """The From header, or C{None}."""
-        return self._nameAddr("From")
+        return self._parsed(_parseFrom)
 
     @property
     def toAddr(self) -> NameAddr | None:
         """The To header, or C{None}."""
-        return self._nameAddr("To")
+        return self._parsed(_parseTo)
 
     @property
     def fromTag(self) -> str | None:
@@ -184,45 +277,39 @@ class _SIPMessageBase:
     @property
     def callID(self) -> str | None:
         """The Call-ID, or C{None}."""
-        value = self._single("Call-ID")
-        if value is not None and (not value or len(value.split()) != 1):
-            raise SIPParseError("bad Call-ID: " + snippet(value))
-        return value
+        return self._parsed(_parseCallID)
 
     @property
     def cseq(self) -> CSeq | None:
         """The CSeq, or C{None}."""
-        value = self._single("CSeq")
-        return None if value is None else parseCSeq(value)
+        return self._parsed(_parseCSeq)
 
     @property
     def maxForwards(self) -> int | None:
         """Max-Forwards, or C{None}."""
-        value = self._single("Max-Forwards")
-        return None if value is None else parseInteger(value, "Max-Forwards", 9)
+        return self._parsed(_parseMaxForwards)
 
     @property
     def contacts(self) -> list[NameAddr]:
         """
         Every Contact value (the wildcard is a L{NameAddr} with C{uri} C{"*"}).
         """
-        return parseNameAddrList(self.getHeaders("contact"), "Contact", True)
+        return list(self._parsed(_parseContacts))
 
     @property
     def expires(self) -> int | None:
         """The Expires header in seconds, or C{None}."""
-        value = self._single("Expires")
-        return None if value is None else parseDeltaSeconds(value, "Expires")
+        return self._parsed(_parseExpires)
 
     @property
     def routes(self) -> list[NameAddr]:
         """Every Route value, in order."""
-        return parseNameAddrList(self.getHeaders("route"), "Route")
+        return list(self._parsed(_parseRoutes))
 
     @property
     def recordRoutes(self) -> list[NameAddr]:
         """Every Record-Route value, in order."""
-        return parseNameAddrList(self.getHeaders("record-route"), "Record-Route")
+        return list(self._parsed(_parseRecordRoutes))
 
     @property
     def contentLength(self) -> int | None:
@@ -230,8 +317,7 @@ class _SIPMessageBase:
         The Content-Length header as received or set, or C{None}; L{toBytes}
         writes C{len(body)} whatever this says.
         """
-        value = self._single("Content-Length")
-        return None if value is None else parseInteger(value, "Content-Length")
+        return self._parsed(_parseContentLength)
 
     def toBytes(self) -> bytes:
         """
@@ -245,25 +331,44 @@ class _SIPMessageBase:
         if not isinstance(self.body, bytes):
             raise LocalSIPError("body must be bytes")
         lines = [self._startLine()]
-        lengthWritten = False
-        for name, value in self.headers:
-            if not TOKEN_RE.fullmatch(name):
-                raise LocalSIPError("bad header name {}".format(snippet(name)))
-            if _CTL_RE.search(value):
-                raise LocalSIPError("control character in {} header".format(name))
-            if canonicalName(name) == "content-length":
-                if lengthWritten:
-                    continue
-                value, lengthWritten = str(len(self.body)), True
-            lines.append("{}: {}".format(name, value))
-        if not lengthWritten:
-            lines.append("Content-Length: {}".format(len(self.body)))
+        headers = self.headers
+        length = str(len(self.body))
+        # Every name a token and no control character in any value: checked
+        # for all the lines at once (non-empty names whose concatenation is
+        # a token are each a token), line by line only to name the culprit.
+        names = [name for name, _ in headers]
+        namesOK = not names or (all(names) and TOKEN_RE.fullmatch("".join(names)) is not None)
+        if not namesOK or _CTL_RE.search("".join([value for _, value in headers])):
+            _checkHeaderLines(headers)
+        if "content-length" not in self._fresh().byName:
+            lines += [name + ": " + value for name, value in headers]
+            lines.append("Content-Length: " + length)
+        else:
+            lengthWritten = False
+            for name, value in headers:
+                if canonicalName(name) == "content-length":
+                    if lengthWritten:
+                        continue
+                    value, lengthWritten = length, True
+                lines.append(name + ": " + value)
         lines.append("\r\n")
         try:
             head = "\r\n".join(lines).encode("utf-8", "surrogateescape")
         except UnicodeEncodeError as e:
             raise LocalSIPError("cannot encode header text: {}".format(e)) from None
         return head + self.body
+
+
+def _checkHeaderLines(headers: Iterable[tuple[str, str]]) -> None:
+    """
+    @raise LocalSIPError: a header name is not a token or a value holds a
+        control character (the first such line).
+    """
+    for name, value in headers:
+        if not TOKEN_RE.fullmatch(name):
+            raise LocalSIPError("bad header name {}".format(snippet(name)))
+        if _CTL_RE.search(value):
+            raise LocalSIPError("control character in {} header".format(name))
 
 
 @attrs.define
@@ -281,6 +386,20 @@ class SIPRequest(_SIPMessageBase):
     uri: str
     headers: list[tuple[str, str]] = attrs.Factory(list)
     body: bytes = b""
+    _memo: _Memo = attrs.field(factory=_Memo, init=False, eq=False, repr=False)
+
+    @property
+    def requestURI(self) -> SIPURI:
+        """
+        The Request-URI as L{parseURI} reads it, parsed once while C{uri}
+        stays the same (a parsed request's was read by L{parseMessage}).
+
+        @raise SIPParseError: C{uri} is not a C{sip:} or C{sips:} URI.
+        """
+        memo = self._memo
+        if memo.uri is None or memo.uri[0] != self.uri:
+            memo.uri = (self.uri, parseURI(self.uri))
+        return memo.uri[1]
 
     def _startLine(self) -> str:
         if not TOKEN_RE.fullmatch(self.method):
@@ -305,6 +424,7 @@ class SIPResponse(_SIPMessageBase):
     reason: str
     headers: list[tuple[str, str]] = attrs.Factory(list)
     body: bytes = b""
+    _memo: _Memo = attrs.field(factory=_Memo, init=False, eq=False, repr=False)
 
     def _startLine(self) -> str:
         if not 100 <= self.code <= 699:
@@ -317,6 +437,81 @@ class SIPResponse(_SIPMessageBase):
 SIPMessage = Union[SIPRequest, SIPResponse]
 
 
+# What the accessors compute, once per set of header lines (see _Memo).
+
+def _single(memo: _Memo, canonical: str, name: str) -> str | None:
+    lines = memo.byName.get(canonical, _NO_LINES)
+    if len(lines) > 1:
+        raise SIPParseError("more than one {} header".format(name))
+    return lines[0][1] if lines else None
+
+
+def _values(memo: _Memo, canonical: str) -> list[str]:
+    return [value for _, value in memo.byName.get(canonical, _NO_LINES)]
+
+
+def _parseVias(memo: _Memo) -> list[Via]:
+    return [via for value in _values(memo, "via") for via in parseViaList(value)]
+
+
+def _parseTopVia(memo: _Memo) -> Via | None:
+    vias = memo.values.get(_parseVias)
+    if vias is not None:
+        # Every Via value has been parsed already; the first is the same.
+        return vias[0] if vias else None
+    lines = memo.byName.get("via")
+    return None if not lines else parseVia(splitOutside(lines[0][1], ",", "Via")[0])
+
+
+def _parseFrom(memo: _Memo) -> NameAddr | None:
+    value = _single(memo, "from", "From")
+    return None if value is None else parseNameAddr(value, "From")
+
+
+def _parseTo(memo: _Memo) -> NameAddr | None:
+    value = _single(memo, "to", "To")
+    return None if value is None else parseNameAddr(value, "To")
+
+
+def _parseCallID(memo: _Memo) -> str | None:
+    value = _single(memo, "call-id", "Call-ID")
+    if value is not None and (not value or len(value.split()) != 1):
+        raise SIPParseError("bad Call-ID: " + snippet(value))
+    return value
+
+
+def _parseCSeq(memo: _Memo) -> CSeq | None:
+    value = _single(memo, "cseq", "CSeq")
+    return None if value is None else parseCSeq(value)
+
+
+def _parseMaxForwards(memo: _Memo) -> int | None:
+    value = _single(memo, "max-forwards", "Max-Forwards")
+    return None if value is None else parseInteger(value, "Max-Forwards", 9)
+
+
+def _parseContacts(memo: _Memo) -> list[NameAddr]:
+    return parseNameAddrList(_values(memo, "contact"), "Contact", True)
+
+
+def _parseExpires(memo: _Memo) -> int | None:
+    value = _single(memo, "expires", "Expires")
+    return None if value is None else parseDeltaSeconds(value, "Expires")
+
+
+def _parseRoutes(memo: _Memo) -> list[NameAddr]:
+    return parseNameAddrList(_values(memo, "route"), "Route")
+
+
+def _parseRecordRoutes(memo: _Memo) -> list[NameAddr]:
+    return parseNameAddrList(_values(memo, "record-route"), "Record-Route")
+
+
+def _parseContentLength(memo: _Memo) -> int | None:
+    value = _single(memo, "content-length", "Content-Length")
+    return None if value is None else parseInteger(value, "Content-Length")
+
+
 def _parseStartLine(
     line: str,
 ) -> tuple[SIPMessage | None, str | None, SIPParseError | None]:
@@ -327,16 +522,20 @@ def _parseStartLine(
     @return: the message (without headers) or C{None}, the request method if
         the line looked like a request line, and the error if any.
     """
+    plain = _PLAIN_REQUEST_LINE_RE.fullmatch(line)
+    if plain is not None:
+        method, uri = plain.groups()
+        return _requestLine(method, uri)
     if _CTL_RE.search(line):
         return None, None, SIPParseError("control character in start line")
-    match = _STATUS_LINE_RE.fullmatch(line)
-    if match is not None:
+    if line[:4].lower() == "sip/":
+        match = _STATUS_LINE_RE.fullmatch(line)
+        if match is None:
+            return None, None, SIPParseError("bad status line " + snippet(line))
         code = int(match.group(1))
         if 100 <= code <= 699:
             return SIPResponse(code, match.group(2) or ""), None, None
         return None, None, SIPParseError("status code {} not in 100-699".format(code))
-    if line[:4].lower() == "sip/":
-        return None, None, SIPParseError("bad status line " + snippet(line))
     match = _REQUEST_LINE_RE.fullmatch(line)
     if match is None:
         return None, None, SIPParseError("bad start line " + snippet(line))
@@ -344,14 +543,25 @@ def _parseStartLine(
     if version.upper() != "SIP/2.0":
         error = SIPParseError("unsupported version " + snippet(version), 505)
         return None, method, error
+    return _requestLine(method, uri)
+
+
+def _requestLine(
+    method: str, uri: str
+) -> tuple[SIPMessage | None, str | None, SIPParseError | None]:
+    """L{_parseStartLine} for a request line read as C{method uri SIP/2.0}."""
+    parsed = None
     try:
         if uri.lower().startswith(("sip:", "sips:")):
-            parseURI(uri)
+            parsed = parseURI(uri)
         elif not _GENERIC_URI_RE.fullmatch(uri):
             raise SIPParseError("bad Request-URI " + snippet(uri))
     except SIPParseError as e:
         return None, method, SIPParseError("bad Request-URI: " + e.reason)
-    return SIPRequest(method, uri), method, None
+    request = SIPRequest(method, uri)
+    if parsed is not None:
+        request._memo.uri = (uri, parsed)
+    return request, method, None
 
 
 def _parseHeaderLines(lines: list[str], method: str | None) -> list[tuple[str, str]]:
@@ -377,20 +587,47 @@ def _parseHeaderLines(lines: list[str], method: str | None) -> list[tuple[str, s
     return headers
 
 
+def _plainFrom(memo: _Memo) -> bool:
+    lines = memo.byName["from"]
+    return len(lines) == 1 and isPlainNameAddr(lines[0][1])
+
+
+def _plainNameAddrs(name: str) -> Callable[[_Memo], bool]:
+    def check(memo: _Memo) -> bool:
+        return all(isPlainNameAddr(value) for _, value in memo.byName[name])
+
+    return check
+
+
+#: What L{_validate} checks, in order, where the message has such lines:
+#: the header, the function that parses it, and a quicker check whose
+#: C{True} says that it parses (its value is then made only if asked for).
+_CHECKED: tuple[tuple[str, Callable[[_Memo], Any], Callable[[_Memo], bool] | None], ...] = (
+    ("via", _parseVias, None), ("from", _parseFrom, _plainFrom), ("to", _parseTo, None),
+    ("call-id", _parseCallID, None), ("max-forwards", _parseMaxForwards, None),
+    ("expires", _parseExpires, None), ("contact", _parseContacts, _plainNameAddrs("contact")),
+    ("route", _parseRoutes, _plainNameAddrs("route")),
+    ("record-route", _parseRecordRoutes, _plainNameAddrs("record-route")),
+)
+
+
 def _validate(message: SIPMessage, body: bytes) -> bytes:
     """
-    Check the structured headers and the Content-Length of a parsed message.
+    Check the structured headers and the Content-Length of a parsed message
+    (the values parsed are kept for the accessors).
 
     @return: the body, cut to Content-Length.
     """
-    for accessor in ("vias", "fromAddr", "toAddr", "callID", "maxForwards",
-                     "expires", "contacts", "routes", "recordRoutes"):
-        getattr(message, accessor)
-    cseq = message.cseq
+    memo = message._fresh()
+    for name, parse, isPlain in _CHECKED:
+        if name in memo.byName and parse not in memo.values:
+            if isPlain is None or not isPlain(memo):
+                memo.values[parse] = parse(memo)
+    cseq = memo.value(_parseCSeq)
     if isinstance(message, SIPRequest) and cseq and cseq.method != message.method:
         raise SIPParseError("CSeq method {} does not match the request method"
                             .format(snippet(cseq.method)))
-    length = message.contentLength
+    length = memo.value(_parseContentLength)
     if length is None:
         return body
     if length > len(body):
@@ -399,16 +636,51 @@ def _validate(message: SIPMessage, body: bytes) -> bytes:
     return body[:length]
 
 
+def _plainHeaderLines(
+    text: str,
+) -> tuple[str, list[tuple[str, str]], dict[str, list[tuple[str, str]]]] | None:
+    """
+    The fast path of L{_parse}: lines that all end in CRLF, header lines
+    that are all C{Name: value}, no control characters.
+
+    @return: the start line, the header lines and those by canonical name,
+        or C{None} to say that the general code must read C{text}.
+    """
+    startLine, crlf, block = text.partition("\r\n")
+    if "\n" in startLine or "\r" in startLine:
+        return None
+    headers: list[tuple[str, str]] = []
+    byName: dict[str, list[tuple[str, str]]] = {}
+    if not crlf:
+        return startLine, headers, byName
+    if not _PLAIN_HEADER_BLOCK_RE.fullmatch(block):
+        return None
+    for line in block.split("\r\n"):
+        name, _, value = line.partition(":")
+        header = (name.rstrip(" \t"), value.strip(" \t"))
+        headers.append(header)
+        byName.setdefault(canonicalName(header[0]), []).append(header)
+    return startLine, headers, byName
+
+
 def _parse(data: bytes, start: int, end: int) -> SIPMessage:
     text = data[start:end].decode("utf-8", "surrogateescape")
-    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
-    message, method, startError = _parseStartLine(lines[0])
-    headers = _parseHeaderLines(lines[1:], method)
+    plain = _plainHeaderLines(text)
+    byName = None
+    if plain is not None:
+        startLine, headers, byName = plain
+        message, method, startError = _parseStartLine(startLine)
+    else:
+        lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+        message, method, startError = _parseStartLine(lines[0])
+        headers = _parseHeaderLines(lines[1:], method)
     if startError is not None:
         startError.headers, startError.method = _dialogHeaders(headers), method
         raise startError
     assert message is not None
     message.headers = headers
+    if byName is not None:
+        message._memo.index(headers, byName)
     return message
 
 
@@ -440,7 +712,13 @@ def parseMessage(data: bytes, maxHeaderBytes: int = 16384) -> SIPMessage:
     if start == len(data):
         raise SIPParseError("message holds only line breaks")
     blank = _BLANK_LINE_RE.search(data, start, maxHeaderBytes + 4)
-    if blank is None or blank.start() > maxHeaderBytes:
+    blankStart = blankEnd = 0
+    if blank is not None:
+        # The empty line starts with the CR before this LF, if there is one.
+        blankStart, blankEnd = blank.span()
+        if blankStart > start and data[blankStart - 1] == 13:
+            blankStart -= 1
+    if blank is None or blankStart > maxHeaderBytes:
         if len(data) <= maxHeaderBytes:
             raise SIPParseError("no empty line after the header block")
         # Too big: read the complete lines within the limit, to report the
@@ -458,10 +736,10 @@ def parseMessage(data: bytes, maxHeaderBytes: int = 16384) -> SIPMessage:
                 method = partial.method if isinstance(partial, SIPRequest) else None
         raise SIPParseError("header block larger than {} bytes".format(maxHeaderBytes),
                             513, headers, method)
-    message = _parse(data, start, blank.start())
+    message = _parse(data, start, blankStart)
     method = message.method if isinstance(message, SIPRequest) else None
     try:
-        message.body = _validate(message, data[blank.end():])
+        message.body = _validate(message, data[blankEnd:])
     except SIPParseError as e:
         raise SIPParseError(e.reason, e.statusHint, _dialogHeaders(message.headers),
                             method) from None
@@ -536,6 +814,12 @@ def popVia(message: SIPMessage) -> Via | None:
     return via
 
 
+#: What a response copies from the request, in this order (RFC 3261
+#: 8.2.6.2), for a 100 and for the rest.
+_COPIED = ("via", "from", "to", "call-id", "cseq")
+_COPIED_100 = _COPIED + ("timestamp",)
+
+
 def makeResponse(
     request: SIPRequest,
     code: int,
@@ -561,20 +845,35 @@ def makeResponse(
         raise LocalSIPError("an ACK is never answered")
     if not 100 <= code <= 699:
         raise LocalSIPError("status code {} not in 100-699".format(code))
-    copied = [(n, v) for n, v in request.headers if canonicalName(n) == "via"]
-    wanted = ["from", "to", "call-id", "cseq"] + (["timestamp"] if code == 100 else [])
-    for header in wanted:
-        for name, value in request.headers:
-            if canonicalName(name) != header:
-                continue
-            if header == "to" and toTag is not None:
-                if parseNameAddr(value, "To").tag is None:
+    byName = request._fresh().byName
+    copied: list[tuple[str, str]] = []
+    # The response's lines by canonical name, made as they are copied.
+    index: dict[str, list[tuple[str, str]]] = {}
+    for header in _COPIED_100 if code == 100 else _COPIED:
+        lines = byName.get(header)
+        if not lines:
+            continue
+        if header == "to" and toTag is not None:
+            tagged = []
+            for name, value in lines:
+                # One To line: its parsed value, kept since parseMessage.
+                to = request.toAddr if len(lines) == 1 else parseNameAddr(value, "To")
+                assert to is not None
+                if to.tag is None:
                     value = "{};tag={}".format(value, toTag)
-            copied.append((name, value))
-    copied.extend(extraHeaders)
+                tagged.append((name, value))
+            lines = tagged
+        copied += lines
+        index[header] = lines  # shared with the request's memo: never changed in place
+    for line in extraHeaders:
+        copied.append(line)
+        name = canonicalName(line[0])
+        index[name] = index.get(name, _NO_LINES) + [line]
     if reason is None:
         reason = reasonPhrase(code)
-    return SIPResponse(code, reason, copied, body)
+    response = SIPResponse(code, reason, copied, body)
+    response._memo.index(copied, index)
+    return response
 
 
 def makeErrorResponse(

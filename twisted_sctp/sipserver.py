@@ -44,7 +44,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import attrs
 from zope.interface import implementer
 
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from twisted_sctp._sipheaders import canonicalName, splitOutside
@@ -159,6 +159,8 @@ class Registrar:
         self.settings = settings if settings is not None else ServerSettings()
         self._aors: Dict[str, Dict[str, Binding]] = {}
         self._count = 0
+        self._purgeInterval: Optional[float] = None
+        self._purgeCall: Optional[IDelayedCall] = None
 
     def __len__(self) -> int:
         return self._count
@@ -193,6 +195,31 @@ class Registrar:
         for aor in list(self._aors):
             self._live(aor)
         return before - self._count
+
+    def startPurging(self, interval: float) -> None:
+        """
+        L{purge} every C{interval} seconds while there are bindings.  With
+        none, no timed call is pending: an idle reactor is not woken up
+        (and does not read the clock) for it.
+        """
+        self._purgeInterval = interval
+        self._schedulePurge()
+
+    def stopPurging(self) -> None:
+        """Stop what L{startPurging} started."""
+        self._purgeInterval = None
+        if self._purgeCall is not None and self._purgeCall.active():
+            self._purgeCall.cancel()
+        self._purgeCall = None
+
+    def _schedulePurge(self) -> None:
+        if self._purgeInterval is not None and self._purgeCall is None and self._count:
+            self._purgeCall = self._clock.callLater(self._purgeInterval, self._purgeDue)
+
+    def _purgeDue(self) -> None:
+        self._purgeCall = None
+        self.purge()
+        self._schedulePurge()
 
     def register(
         self,
@@ -268,7 +295,12 @@ class Registrar:
             self._aors[aor] = after
         else:
             self._aors.pop(aor, None)
+        self._schedulePurge()
         return self.bindings(aor)
+
+
+#: The header lines a stateless reply's To tag is made from.
+_TAG_HEADERS = frozenset({"via", "from", "call-id"})
 
 
 def _branchFor(request: SIPRequest) -> str:
@@ -338,7 +370,7 @@ class SIPServer:
         extra = list(headers) + [("Server", self.settings.serverName)]
         # From the raw top Via, From and Call-ID lines: stable across
         # retransmissions, and one pass over the headers.
-        tag = stableTag(*(value for name, value in request.headers if canonicalName(name) in ("via", "from", "call-id")))
+        tag = stableTag(*[value for name, value in request.headers if canonicalName(name) in _TAG_HEADERS])
         response = makeResponse(request, code, reason, extra, toTag=tag if code > 100 else None)
         if code not in (200,):
             self.counters["replies_{}".format(code)] += 1
@@ -360,7 +392,7 @@ class SIPServer:
         if not request.uri.lower().startswith(("sip:", "sips:")):
             self._reply(request, origin, 416)
             return
-        ruri = parseURI(request.uri)
+        ruri = request.requestURI
         if not self._isLocalURI(ruri):
             self._forward(request, origin, ruri)
             return

@@ -268,7 +268,7 @@ class _FlatStruct:
         return cls(*_unpack(cls._layout, data, cls.__name__))
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # the port keys its packed control messages by it
 class SndRcvInfo(_FlatStruct):
     """
     C{struct sctp_sndrcvinfo} (32 bytes; 2 bytes of padding after C{flags}):

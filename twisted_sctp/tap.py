@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import attrs
 
 from twisted.application import service
-from twisted.internet import defer, error as ierror, task
+from twisted.internet import defer, error as ierror
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -280,8 +280,6 @@ class SIPService(service.Service):
         self.server = SIPServer(self.transport, reactor, serverSettings)
         self.transport.receiver = self.server
         self.ports: List[SCTPPort] = []
-        self._purge = task.LoopingCall(self.server.registrar.purge)
-        self._purge.clock = reactor
         self._bound = False
 
     def privilegedStartService(self) -> None:
@@ -309,13 +307,13 @@ class SIPService(service.Service):
     def startService(self) -> None:
         self.privilegedStartService()
         super().startService()
-        if not self._purge.running:
-            self._purge.start(self.purgeInterval, now=False)
+        # Expired bindings are forgotten every purgeInterval seconds, with
+        # no timer pending while there are none.
+        self.server.registrar.startPurging(self.purgeInterval)
 
     def stopService(self) -> defer.Deferred[Any]:
         super().stopService()
-        if self._purge.running:
-            self._purge.stop()
+        self.server.registrar.stopPurging()
         self.ports = []
         self._bound = False
         return self.transport.stopListening()
