@@ -545,6 +545,20 @@ class CounterTests(SynchronousTestCase):
         self.assertEqual((assoc.messagesOut, assoc.bytesOut), (2, 10))
         self.assertEqual(assoc.created, 1000)
 
+    def test_activityTimeGiven(self) -> None:
+        """
+        C{received} and C{sent} take the time from the caller when given
+        (the port reads the clock once per wake-up).
+        """
+        reg, clock = registry()
+        assoc, _ = reg.up(1, PEER)
+        clock.advance(5)
+        reg.received(assoc, 10, now=1002.0)
+        self.assertEqual(assoc.lastActivity, 1002.0)
+        reg.sent(assoc, 10, now=1003.0)
+        self.assertEqual(assoc.lastActivity, 1003.0)
+        self.assertEqual((assoc.messagesIn, assoc.messagesOut), (1, 1))
+
     def test_summary(self) -> None:
         """
         C{summary} gives every field operators see, with age and idle time

@@ -599,3 +599,54 @@ class PortTestCase(SynchronousTestCase):
         second = self.makePort()
         b = self.up(second, 7)
         self.assertNotEqual(a.id, b.id)
+
+    def test_clockReadOncePerWakeup(self) -> None:
+        """
+        One doRead reads the clock once, at its first message: the activity
+        time of every message received, and of every reply sent, during the
+        wake-up is that time.  Outside doRead a send reads the clock.
+        """
+        port = self.makePort()
+        assoc = self.up(port, 7)
+        reads: List[float] = []
+        seconds = self.reactor.seconds
+
+        def counted() -> float:
+            reads.append(seconds())
+            return reads[-1]
+
+        self.reactor.seconds = counted  # type: ignore[method-assign]
+        replier = self.protocols[0]
+        replier.messageReceived = lambda m: (self.reactor.advance(1), assoc.transport.write(b"re"))
+        start = self.reactor.seconds()
+        reads.clear()
+        for payload in (b"a", b"b", b"c"):
+            self.sock.feedData(payload, 7, PEER)
+        port.doRead()
+        self.assertEqual(reads, [start])
+        self.assertEqual((assoc.messagesIn, assoc.messagesOut, assoc.lastActivity), (3, 3, start))
+        assoc.transport.write(b"later")
+        self.assertEqual(assoc.lastActivity, start + 3)
+        self.assertEqual(len(reads), 2)
+        port.doRead()  # nothing to read: no clock read
+        self.assertEqual(len(reads), 2)
+
+    def test_sendInfosAndControlMessagesKept(self) -> None:
+        """
+        Sends with the same parameters share one send info and one packed
+        control message; other parameters, associations or option values
+        get their own.
+        """
+        port = self.makePort(send_ttl=100)
+        a = self.up(port, 7)
+        b = self.up(port, 8, PEER2)
+        a.transport.writeMessage(b"1", ppid=46)
+        a.transport.writeMessage(b"2", ppid=46)
+        b.transport.writeMessage(b"3", ppid=46)
+        a.transport.writeMessage(b"4", ppid=47)
+        port.setOption("send_ttl", 200)
+        a.transport.writeMessage(b"5", ppid=46)
+        infos = [(info.assocID, socket.ntohl(info.ppid), info.timetolive) for _, info, _ in self.sock.sent]
+        self.assertEqual(infos, [(7, 46, 100), (7, 46, 100), (8, 46, 100), (7, 47, 100), (7, 46, 200)])
+        self.assertIs(port._sndinfo(0, 46, True, None, 0), port._sndinfo(0, 46, True, None, 0))
+        self.assertEqual(len(port._ancillaries), 4)

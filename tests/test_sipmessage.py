@@ -28,7 +28,10 @@ from twisted_sctp.sipmessage import (
     newBranch,
     newTag,
     parseMessage,
+    parseNameAddr,
+    parseNameAddrList,
     parseURI,
+    parseVia,
     popVia,
     prependVia,
     reasonPhrase,
@@ -935,6 +938,79 @@ class ParseErrorTests(SynchronousTestCase):
             self.assertIsNone(makeErrorResponse(c.exception))
 
 
+class KeptValueTests(SynchronousTestCase):
+    """
+    What a message parses once it keeps only while its header lines (or its
+    Request-URI) stay the same.
+    """
+
+    def test_accessorsFollowEdits(self) -> None:
+        """
+        Editing C{headers} in place, replacing it, or editing through the
+        message's methods is seen by the next accessor; the lists the
+        accessors return are the caller's.
+        """
+        m = parseMessage(INVITE)
+        self.assertEqual(m.cseq, CSeq(314159, "INVITE"))
+        self.assertEqual(len(m.routes), 3)
+        vias = m.vias
+        vias.append(vias[0])
+        self.assertEqual(len(m.vias), 1)
+        m.headers.insert(0, ("v", "SIP/2.0/SCTP p.example.com;branch=z9hG4bKp"))
+        self.assertEqual([v.host for v in m.vias], ["p.example.com", "pc33.atlanta.example.com"])
+        self.assertEqual(m.topVia, m.vias[0])
+        index = [name for name, _ in m.headers].index("CSeq")
+        m.headers[index] = ("CSeq", "7 INVITE")
+        self.assertEqual(m.cseq, CSeq(7, "INVITE"))
+        m.removeHeader("route")
+        self.assertEqual(m.routes, [])
+        m.headers = [("To", "<sip:x@h>;tag=9")]
+        self.assertEqual((m.toTag, m.vias, m.getHeader("cseq")), ("9", [], None))
+        m.headers.append(("t", "<sip:y@h>"))
+        self.assertRaises(SIPParseError, lambda: m.toAddr)
+
+    def test_requestURI(self) -> None:
+        """
+        C{requestURI} is C{uri} parsed, and follows it.
+        """
+        m = parseMessage(OPTIONS)
+        assert isinstance(m, SIPRequest)
+        self.assertEqual(m.requestURI, parseURI("sip:carol@chicago.example.com"))
+        m.uri = "sip:dave@h:5070"
+        self.assertEqual((m.requestURI.user, m.requestURI.port), ("dave", 5070))
+        m.uri = "tel:+15551234567"
+        self.assertRaises(SIPParseError, lambda: m.requestURI)
+
+    def test_hasAndMissingHeaders(self) -> None:
+        """
+        C{hasHeader} and C{missingHeaders} match names as C{getHeaders}
+        does.
+        """
+        m = parseMessage(minimalRequest().replace(b"Call-ID: c1\r\n", b""))
+        self.assertEqual(m.missingHeaders(["From", "t", "Call-ID", "cseq", "Max-Forwards"]),
+                         ["Call-ID", "Max-Forwards"])
+        self.assertTrue(m.hasHeader("f"))
+        self.assertFalse(m.hasHeader("i"))
+
+    def test_editedResponse(self) -> None:
+        """
+        A response from C{makeResponse} that is then edited is written, and
+        read, as it then is.
+        """
+        request = parseMessage(OPTIONS)
+        assert isinstance(request, SIPRequest)
+        response = makeResponse(request, 200, extraHeaders=[("Allow", "OPTIONS")], toTag="t")
+        self.assertEqual(response.toTag, "t")
+        response.addHeader("l", "99")
+        response.body = b"abc"
+        data = response.toBytes()
+        self.assertTrue(data.endswith(b"\r\nAllow: OPTIONS\r\nl: 3\r\n\r\nabc"), data)
+        self.assertNotIn(b"Content-Length", data)
+        response.headers[0] = ("Via", "SIP/2.0/SCTP other.example.com;branch=z9hG4bKo")
+        self.assertEqual(response.topVia.host, "other.example.com")  # type: ignore[union-attr]
+        self.assertEqual(request.topVia.host, "pc33.atlanta.example.com")  # type: ignore[union-attr]
+
+
 _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"
 _tokens = st.text(_TOKEN_ALPHABET, min_size=1, max_size=12)
 _hostLabels = st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=8)
@@ -1075,3 +1151,39 @@ class PropertyTests(SynchronousTestCase):
         self.assertEqual(parseMessage(response.toBytes()).topVia, added)
         self.assertEqual(popVia(response), added)
         self.assertEqual(response.toBytes(), OK_MULTIPLE_VIAS)
+
+    @settings(max_examples=200, deadline=None)
+    @given(_uris())
+    def test_uriFastAndGeneralPathsAgree(self, uri: SIPURI) -> None:
+        """
+        A URI reads the same through the fast path and (with its scheme in
+        capitals) through the general one.
+        """
+        text = str(uri)
+        self.assertEqual(parseURI(text[:3].upper() + text[3:]), parseURI(text))
+
+    @settings(max_examples=200, deadline=None)
+    @given(_tokens, _hosts, _ports, _params)
+    def test_viaFastAndGeneralPathsAgree(self, transport: str, host: str, port: int | None,
+                                         params: dict[str, str | None]) -> None:
+        """
+        A Via reads the same through the fast path and (with C{sip/2.0} in
+        small letters) through the general one.
+        """
+        text = str(Via(transport.upper(), host, port, params))
+        self.assertEqual(parseVia("sip" + text[3:]), parseVia(text))
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.none() | _safeText, _uris(), _params)
+    def test_nameAddrFastAndGeneralPathsAgree(self, name: str | None, uri: SIPURI,
+                                              params: dict[str, str | None]) -> None:
+        """
+        A name-addr reads the same through the fast path and (with a space
+        after its C{<}) through the general one, alone and as a list.
+        """
+        text = str(NameAddr(name, str(uri), params))
+        before, _, after = text.rpartition("<")
+        general = before + "< " + after
+        self.assertEqual(parseNameAddr(general, "To"), parseNameAddr(text, "To"))
+        both = parseNameAddrList([text + ", " + general], "Contact")
+        self.assertEqual(both, [parseNameAddr(text, "Contact")] * 2)

@@ -84,6 +84,30 @@ class RegistrarTests(SynchronousTestCase):
         self.assertEqual(self.registrar.purge(), 1)
         self.assertEqual((len(self.registrar), self.registrar.aors), (0, 0))
 
+    def test_purgeTimerOnlyWithBindings(self) -> None:
+        """
+        After C{startPurging}, a purge is pending only while there are
+        bindings: none before the first, one after it, none once every
+        binding has been purged; C{stopPurging} cancels it.
+        """
+        self.registrar.startPurging(30)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.register(["<sip:bob@10.0.0.1>"], expires=60)
+        self.register(["<sip:carol@10.0.0.1>"], expires=60, aor="carol@")
+        [call] = self.clock.getDelayedCalls()
+        self.assertEqual(call.getTime(), 30)
+        self.clock.advance(30)
+        self.assertEqual(len(self.registrar), 2)
+        [call] = self.clock.getDelayedCalls()
+        self.clock.advance(30)
+        self.assertEqual((len(self.registrar), self.clock.getDelayedCalls()), (0, []))
+        self.register(["<sip:bob@10.0.0.1>"], expires=60, cseq=2)
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.registrar.stopPurging()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.register(["<sip:bob@10.0.0.2>"], expires=60, cseq=3)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
     def test_removal(self) -> None:
         """
         Expires: 0 or expires=0 removes that contact only.
@@ -235,6 +259,20 @@ class ServerTests(SynchronousTestCase):
         self.feed(req("REGISTER", "sip:127.0.0.1", "SIP/2.0/SCTP 127.0.0.3:5080;branch=z9hG4bKr", "Contact: <{}>\r\nExpires: {}\r\n".format(contactURI, expires), to="<sip:bob@127.0.0.1>", callID="reg-1", fromTag="r"), assocID, UAS)
         response, _, _ = self.one()
         self.assertEqual(response.code, 200)
+
+    def test_noTimerWhileNoBindings(self) -> None:
+        """
+        The service keeps no timed call while nothing is registered (an idle
+        reactor is not woken up); a registration starts the purge timer and
+        stopping the service cancels it.
+        """
+        self.feed(req("OPTIONS", "sip:127.0.0.1:5060", "SIP/2.0/SCTP 127.0.0.2:5070;branch=z9hG4bKo"))
+        self.assertEqual(self.one()[0].code, 200)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        self.registerUAS()
+        self.assertEqual(len(self.reactor.getDelayedCalls()), 1)
+        self.service.stopService()
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
 
     def test_optionsAnswered(self) -> None:
         """
