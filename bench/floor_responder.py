@@ -20,7 +20,7 @@ import signal
 import socket
 import struct
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 IPPROTO_SCTP = 132
 SCTP_SNDRCV = 1
@@ -100,6 +100,27 @@ def replyAncillary(ancdata: list) -> list:
     return []
 
 
+def respond(sendmsg: Any, data: bytes, ancdata: Any, flags: int, address: Any) -> None:
+    """
+    Answer one received message (notifications and non-OPTIONS ignored):
+    on its association when its receive info names one, else by address.
+    Shared by this floor and the bare Twisted responder.
+    """
+    if flags & MSG_NOTIFICATION or not data:
+        return
+    reply = answer(data)
+    if reply is None:
+        return
+    anc = replyAncillary(ancdata)
+    try:
+        if anc:
+            sendmsg([reply], anc)
+        else:
+            sendmsg([reply], [], 0, address)
+    except OSError:
+        pass
+
+
 def serve(sock: socket.socket) -> None:
     """
     The blocking loop: one C{recvmsg}, one C{sendmsg} per transaction.
@@ -109,23 +130,9 @@ def serve(sock: socket.socket) -> None:
     while True:
         try:
             data, ancdata, flags, address = recvmsg(65536, 256)
-        except InterruptedError:
+        except (InterruptedError, ConnectionResetError, ConnectionRefusedError):
             continue
-        except (ConnectionResetError, ConnectionRefusedError):
-            continue
-        if flags & MSG_NOTIFICATION or not data:
-            continue
-        reply = answer(data)
-        if reply is None:
-            continue
-        anc = replyAncillary(ancdata)
-        try:
-            if anc:
-                sendmsg([reply], anc)
-            else:
-                sendmsg([reply], [], 0, address)
-        except OSError:
-            pass
+        respond(sendmsg, data, ancdata, flags, address)
 
 
 def main(argv: list[str]) -> int:

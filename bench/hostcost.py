@@ -8,7 +8,7 @@ the receive-parse-route-reply path driven through a scripted socket.
     its port's socket a L{twisted_sctp.testing.FakeSCTPSocket} scripted
     with N OPTIONS messages on one association; C{SCTPPort.doRead} is
     called until they are all answered.
-  - C{floor}: C{bench/floor_responder.py}'s loop body (C{answer} and the
+  - C{floor}: C{bench/floor_responder.py}'s loop body (C{respond}: C{answer} and the
     reply's control message) over the same scripted socket.
   - C{twisted}: C{bench/twisted_responder.py}'s C{doRead} over it.
   - C{fake}: the scripted socket alone (one C{recvmsg}, one C{sendmsg}):
@@ -131,7 +131,7 @@ def runOurs(n: int) -> Tuple[float, bytes]:
 
 
 def runFloor(n: int) -> Tuple[float, bytes]:
-    from floor_responder import answer, replyAncillary  # type: ignore[import-not-found]
+    from floor_responder import respond  # type: ignore[import-not-found]
 
     sock = LeanSocket()
     sock.incoming.extend(messages(n))
@@ -139,9 +139,7 @@ def runFloor(n: int) -> Tuple[float, bytes]:
     start = time.perf_counter()
     for _ in range(n):
         data, ancdata, flags, address = recvmsg(65536, 256)
-        reply = answer(data)
-        if reply is not None:
-            sendmsg([reply], replyAncillary(ancdata))
+        respond(sendmsg, data, ancdata, flags, address)
     elapsed = time.perf_counter() - start
     if sock.sentCount != n:
         raise RuntimeError("the floor answered {} of {}".format(sock.sentCount, n))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """
 A bare Twisted responder: the floor's socket and parse-and-reply
-(L{floor_responder.answer}) behind a minimal C{IReadDescriptor} on the
+(L{floor_responder.respond}) behind a minimal C{IReadDescriptor} on the
 default (epoll) reactor, without twisted_sctp.  It shows what the reactor
 adds: one C{epoll_wait} per wake-up and a non-blocking socket.
 
@@ -25,7 +25,7 @@ from zope.interface import implementer  # noqa: E402
 
 from twisted.internet.interfaces import IReadDescriptor  # noqa: E402
 
-from floor_responder import MSG_NOTIFICATION, answer, openListener, replyAncillary  # type: ignore[import-not-found]  # noqa: E402
+from floor_responder import openListener, respond  # type: ignore[import-not-found]  # noqa: E402
 
 
 @implementer(IReadDescriptor)
@@ -55,19 +55,7 @@ class Responder:
                 data, ancdata, flags, address = recvmsg(65536, 256)
             except (BlockingIOError, InterruptedError, ConnectionResetError, ConnectionRefusedError):
                 return
-            if flags & MSG_NOTIFICATION or not data:
-                continue
-            reply = answer(data)
-            if reply is None:
-                continue
-            anc = replyAncillary(ancdata)
-            try:
-                if anc:
-                    sendmsg([reply], anc)
-                else:
-                    sendmsg([reply], [], 0, address)
-            except OSError:
-                pass
+            respond(sendmsg, data, ancdata, flags, address)
 
 
 def main(argv: list[str]) -> int:
