@@ -631,6 +631,62 @@ class PortTestCase(SynchronousTestCase):
         port.doRead()  # nothing to read: no clock read
         self.assertEqual(len(reads), 2)
 
+    def test_kernelArrivalTimeDatesTheWakeup(self) -> None:
+        """
+        Where the first message of a wake-up carries the kernel's arrival time
+        (C{SCM_TIMESTAMPNS}), the wake-up's activity times are that time and
+        the reactor's clock is not read at all.
+        """
+        port = self.makePort()
+        assoc = self.up(port, 7)
+        reads: List[float] = []
+        seconds = self.reactor.seconds
+        self.reactor.seconds = lambda: reads.append(seconds()) or seconds()  # type: ignore[method-assign]
+        self.protocols[0].messageReceived = lambda m: assoc.transport.write(b"re")
+        self.sock.feedData(b"a", 7, PEER, arrival=(1795305957, 120674244))
+        self.sock.feedData(b"b", 7, PEER, arrival=(1795305958, 0))
+        port.doRead()
+        self.assertEqual(reads, [])
+        self.assertEqual((assoc.messagesIn, assoc.messagesOut), (2, 2))
+        self.assertAlmostEqual(assoc.lastActivity, 1795305957.120674244, places=6)
+
+    def test_oneRecvmsgPerMessageAtLowLoad(self) -> None:
+        """
+        When wake-ups keep finding one message each, the port stops making
+        the second, empty C{recvmsg}: after two such wake-ups it makes one
+        call per message, with one extra read every eighth wake-up.
+        """
+        port = self.makePort()
+        self.up(port, 7)
+        self.sock.recvCalls = 0
+        for n in range(64):
+            self.sock.feedData(b"%d" % n, 7, PEER)
+            port.doRead()
+        self.assertEqual([m.payload for m in self.protocols[0].messages], [b"%d" % n for n in range(64)])
+        # The COMM_UP wake-up and the first message's each ended with EAGAIN;
+        # then one probe every 8 wake-ups.
+        self.assertEqual(self.sock.recvCalls, 64 + 1 + 7)
+
+    def test_backlogReadInFewWakeups(self) -> None:
+        """
+        Once stopping at one message per wake-up, a backlog is noticed at the
+        next probe and then read in one wake-up; nothing is lost or reordered.
+        """
+        port = self.makePort()
+        self.up(port, 7)
+        for n in range(3):
+            self.sock.feedData(b"warm%d" % n, 7, PEER)
+            port.doRead()
+        for n in range(100):
+            self.sock.feedData(b"%d" % n, 7, PEER)
+        wakeups = 0
+        while self.sock.incoming:
+            port.doRead()
+            wakeups += 1
+        self.assertLessEqual(wakeups, 8)
+        payloads = [m.payload for m in self.protocols[0].messages][3:]
+        self.assertEqual(payloads, [b"%d" % n for n in range(100)])
+
     def test_sendInfosAndControlMessagesKept(self) -> None:
         """
         Sends with the same parameters share one send info and one packed

@@ -69,6 +69,7 @@ from twisted_sctp.sockopt import (
     packStorage,
     parseAncillary,
     prinfoCmsg,
+    receiveTime,
     sndinfoCmsg,
     sndrcvCmsg,
     unpackAddrList,
@@ -450,6 +451,20 @@ class InfoStructTests(SynchronousTestCase):
         self.assertEqual(
             parseAncillary([(132, 4, b"x" * 40), (132, 3, rcvinfo), (132, 1, sndrcv)]),
             RcvInfo(sid=5, assocID=9),
+        )
+
+    def test_receiveTime(self) -> None:
+        """
+        L{receiveTime} reads the first complete C{SCM_TIMESTAMPNS} item
+        (C{SOL_SOCKET}, 35: a native C{struct timespec}, 16 bytes on x86_64)
+        as seconds; other levels, types and truncated items are skipped.
+        """
+        stamp = struct.pack("<qq", 1795305957, 120674244)
+        self.assertIsNone(receiveTime([]))
+        self.assertIsNone(receiveTime([(132, 35, stamp), (1, 29, stamp), (1, 35, stamp[:15])]))
+        self.assertAlmostEqual(
+            receiveTime([(132, 1, b"x" * 32), (1, 35, stamp[:8]), (1, 35, stamp)]),  # type: ignore[arg-type]
+            1795305957.120674244, places=6,
         )
 
     def test_shortInput(self) -> None:

@@ -21,6 +21,14 @@ SOL_SCTP = 132
 The socket option level of SCTP (C{SOL_SCTP}), equal to L{IPPROTO_SCTP}.
 """
 
+SO_TIMESTAMPNS = 35
+"""
+C{SO_TIMESTAMPNS} (C{SOL_SOCKET}; Python's C{socket} module lacks it): the
+kernel adds each received message's arrival time, a C{struct timespec}, as
+an ancillary item of the same number (C{SCM_TIMESTAMPNS}).  SCTP delivers
+it like the other socket types (C{sctp_recvmsg} calls C{sock_recv_cmsgs}).
+"""
+
 
 class SockOpt(IntEnum):
     """

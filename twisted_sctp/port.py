@@ -58,6 +58,7 @@ from twisted_sctp.error import (
 )
 from twisted_sctp.interfaces import IAssociationTransport
 from twisted_sctp.options import SCTPOptions, RuntimeChange, changeOption
+from twisted_sctp._readpolicy import ReadPolicy
 from twisted_sctp.notifications import (
     AssocChange,
     PartialDeliveryEvent,
@@ -68,7 +69,7 @@ from twisted_sctp.notifications import (
     ShutdownEvent,
     decodeNotification,
 )
-from twisted_sctp.sockopt import CodecError, SndRcvInfo, parseAncillary
+from twisted_sctp.sockopt import CodecError, SndRcvInfo, parseAncillary, receiveTime
 from twisted_sctp.stats import SCTPStats
 
 #: The reason text carried in the ABORT of an association over max_assocs.
@@ -312,9 +313,10 @@ class SCTPPort:
         self._partialSize: Dict[Tuple[bool, int], int] = {}
         self._dropping: set[Tuple[bool, int]] = set()
         self._connecting: Dict[Association, List[defer.Deferred[Any]]] = {}
-        #: The reactor's time, read once per doRead wake-up that gets a
-        #: message (for the registry's activity times); None outside doRead.
+        #: The wake-up's time (the first message's arrival, or the reactor's
+        #: clock), for the registry's activity times; None outside doRead.
         self._readTime: Optional[float] = None
+        self._readPolicy = ReadPolicy()
         #: Send infos by _sndinfo's arguments, and packed control messages
         #: by (info, assoc_id): a port sends with few distinct ones.
         self._sndinfos: Dict[Tuple[int, int, bool, int, int, int], SndRcvInfo] = {}
@@ -434,10 +436,13 @@ class SCTPPort:
 
     def doRead(self) -> Optional[Failure]:
         """
-        Read up to L{maxReadsPerWakeup} messages.
+        Read up to L{maxReadsPerWakeup} messages; after the first, read on
+        only where L{ReadPolicy} expects more (the socket stays readable, so
+        a message left is read at the next wake-up).
 
-        The clock is read once, at the first message: the activity times of
-        everything received and sent during the wake-up are that time.
+        The activity times of everything received and sent during the
+        wake-up are the first message's arrival time from the kernel
+        (C{SO_TIMESTAMPNS}), or the reactor's clock where there is none.
         """
         try:
             return self._readMessages()
@@ -446,18 +451,31 @@ class SCTPPort:
 
     def _readMessages(self) -> Optional[Failure]:
         recvmsg = self.socket.recvmsg
+        policy = self._readPolicy
+        got = 0
+        secondRead = False
         for _ in range(self.maxReadsPerWakeup):
+            if got == 1 and not secondRead:
+                if not policy.readOn():
+                    return None
+                secondRead = True
             try:
                 data, ancdata, flags, address = recvmsg(self.readBufferSize, self.ancillaryBufferSize)
             except OSError as e:
                 if e.errno in _WOULD_BLOCK:
+                    if got == 1:
+                        policy.found(False)
                     return None
                 if e.errno in _RETRY or e.errno in _READ_TRANSIENT:
                     continue
                 _log.error("{prefix} recvmsg failed: {err}", prefix=self.logPrefix(), err=e)
                 return Failure(main.CONNECTION_LOST)
+            if got == 1:
+                policy.found(True)
+            got += 1
             if self._readTime is None:
-                self._readTime = self._reactor.seconds()
+                arrived = receiveTime(ancdata)
+                self._readTime = self._reactor.seconds() if arrived is None else arrived
             try:
                 self._received(data, ancdata, flags, address)
             except Exception:

@@ -60,7 +60,7 @@ from typing import Callable, Dict, List, Mapping, Sequence, Tuple
 
 import sctp as _pysctp  # pysctp
 
-from twisted_sctp.constants import FUTURE_ASSOC, IPPROTO_SCTP, SOL_SCTP, SockOpt, SPPFlags
+from twisted_sctp.constants import FUTURE_ASSOC, IPPROTO_SCTP, SO_TIMESTAMPNS, SOL_SCTP, SockOpt, SPPFlags
 from twisted_sctp.error import SCTPUnavailableError
 from twisted_sctp.options import KERNEL_OPTIONS, OPTION_NAMES, OPTIONS, SCTPOptions
 from twisted_sctp.sockopt import (
@@ -173,6 +173,12 @@ def openSocket(family: int = socket.AF_INET) -> socket.socket:
             ) from e
         raise
     sock.setblocking(False)
+    try:
+        # Arrival times ride along with each message: the port dates its
+        # activity with them instead of a clock read per wake-up.
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError:
+        pass
     return sock
 
 

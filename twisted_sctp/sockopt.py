@@ -41,7 +41,7 @@ from typing import Any, ClassVar, Dict, Iterable, List, Optional, Tuple, Type, T
 
 import attrs
 
-from twisted_sctp.constants import IPPROTO_SCTP, CmsgType
+from twisted_sctp.constants import IPPROTO_SCTP, SO_TIMESTAMPNS, CmsgType
 
 HostPort = Tuple[str, int]
 """
@@ -641,6 +641,24 @@ def sndinfoCmsg(info: SndInfo) -> Tuple[int, int, bytes]:
 def prinfoCmsg(info: PRInfo) -> Tuple[int, int, bytes]:
     """@return: an C{SCTP_PRINFO} item for C{socket.sendmsg}."""
     return (IPPROTO_SCTP, CmsgType.PRINFO, info.pack())
+
+
+_TIMESPEC = struct.Struct("@ll")
+
+
+def receiveTime(ancdata: Iterable[Tuple[int, int, bytes]]) -> Optional[float]:
+    """
+    Find the kernel's arrival time of a message in C{socket.recvmsg}'s
+    ancillary data (the socket must have C{SO_TIMESTAMPNS} on).
+
+    @return: seconds since the epoch (the clock of C{time.time}), or
+        L{None} if there is no complete C{SCM_TIMESTAMPNS} item.
+    """
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(data)
+            return float(seconds + nanoseconds * 1e-9)
+    return None
 
 
 def parseAncillary(

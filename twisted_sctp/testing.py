@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import collections
 import errno
+import socket
+import struct
 from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 from zope.interface import implementer
@@ -21,7 +23,7 @@ from zope.interface import implementer
 from twisted.internet.interfaces import IPushProducer
 
 from twisted_sctp.address import HostPort
-from twisted_sctp.constants import IPPROTO_SCTP, MSG_EOR, MSG_NOTIFICATION, AssocChangeState
+from twisted_sctp.constants import IPPROTO_SCTP, MSG_EOR, MSG_NOTIFICATION, SO_TIMESTAMPNS, AssocChangeState
 from twisted_sctp.options import OPTION_NAMES, SCTPOptions
 from twisted_sctp.sockopt import SndRcvInfo
 
@@ -39,6 +41,8 @@ class FakeSCTPSocket:
     @ivar sent: every accepted C{sendmsg}, as C{(data, SndRcvInfo, address)}.
     @ivar sendErrors: exceptions the next C{sendmsg} calls raise, in order.
     @ivar blocked: while true, every C{sendmsg} raises C{EAGAIN}.
+    @ivar recvCalls: how many times C{recvmsg} was called (C{EAGAIN} ones
+        included): the system calls a real socket would have cost.
     """
 
     def __init__(self, family: int = 2) -> None:
@@ -50,6 +54,7 @@ class FakeSCTPSocket:
         self.closed = False
         self.listening = 0
         self.options: Dict[Tuple[int, int], Any] = {}
+        self.recvCalls = 0
 
     # -- scripting helpers ---------------------------------------------
 
@@ -62,12 +67,19 @@ class FakeSCTPSocket:
         ppid: int = 0,
         eor: bool = True,
         flags: int = 0,
+        arrival: Optional[Tuple[int, int]] = None,
     ) -> None:
         """
         Queue a data message with its C{SCTP_SNDRCV} receive info.
+
+        @param arrival: the kernel's arrival time, C{(seconds, nanoseconds)},
+            given as an C{SCM_TIMESTAMPNS} item before the receive info (as
+            a socket with C{SO_TIMESTAMPNS} on gets it), or C{None} for none.
         """
         info = SndRcvInfo(stream=stream, ppid=ppid, flags=flags, assocID=assocID)
         anc = [(IPPROTO_SCTP, 1, info.pack())]
+        if arrival is not None:
+            anc.insert(0, (socket.SOL_SOCKET, SO_TIMESTAMPNS, struct.pack("@ll", *arrival)))
         self.incoming.append((data, anc, MSG_EOR if eor else 0, peer))
 
     def feedNotification(self, notification: Any, peer: Optional[HostPort] = None, eor: bool = True) -> None:
@@ -89,6 +101,7 @@ class FakeSCTPSocket:
         return 42
 
     def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0) -> RecvResult:
+        self.recvCalls += 1
         if not self.incoming:
             raise BlockingIOError(errno.EAGAIN, "no scripted input")
         item = self.incoming.popleft()

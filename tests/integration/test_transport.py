@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from typing import Any, List
 
 from twisted.internet import defer, task
@@ -16,7 +17,7 @@ from twisted.trial.unittest import TestCase
 from tests.integration.helpers import Echo, Recorder, RecordingFactory, listen, sleep, waitFor
 from tests.integration.support import requireSCTP
 from twisted_sctp import sctpsocket
-from twisted_sctp.constants import AssocChangeState
+from twisted_sctp.constants import SO_TIMESTAMPNS, AssocChangeState
 from twisted_sctp.error import AssociationLimitError
 from twisted_sctp.notifications import AssocChange
 from twisted_sctp.port import MAX_ASSOCS_REASON, SCTPEvent
@@ -327,3 +328,114 @@ class SlowPeerTests(TestCase):
         self.assertEqual((server.stats.send_failed, server.stats.send_force_retry), (1, 1))
         self.assertEqual(got.count(b"EXPIRING"), 1)
         self.assertEqual([g[:5] for g in got if g.startswith(b"F")], [b"F%04d" % n for n in range(fillers)])
+
+
+class CountingSocket:
+    """
+    A real socket that counts the port's C{recvmsg} calls (each one a
+    system call, C{EAGAIN} ones included).
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.recvCalls = 0
+
+    def recvmsg(self, *args: Any) -> Any:
+        self.recvCalls += 1
+        return self._sock.recvmsg(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class ReadPathTests(TestCase):
+    """
+    How the port reads on the real kernel: the arrival time from the kernel,
+    and how many C{recvmsg} calls a message costs.
+    """
+
+    timeout = 120
+
+    def setUp(self) -> None:
+        requireSCTP()
+
+    @defer.inlineCallbacks
+    def test_activityDatedByKernelArrival(self) -> Any:
+        """
+        The port's socket has C{SO_TIMESTAMPNS} on, and an association's
+        activity time is when the kernel received the message, not when the
+        port got round to reading it.
+        """
+        server = listen(self)
+        self.assertEqual(server.socket.getsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS), 1)
+        peer = rawClient()
+        self.addCleanup(peer.close)
+        address = ("127.0.0.1", server.getHost().port)
+        peer.sendto(b"first", address)
+        yield waitFor(lambda: server.factory.built and server.factory.built[0].messages, what="the first message")
+        assoc = server.factory.built[0].transport.association
+        server.stopReading()
+        sentAt = time.time()
+        peer.sendto(b"second", address)
+        yield sleep(0.5)
+        server.startReading()
+        yield waitFor(lambda: len(server.factory.built[0].messages) == 2, what="the second message")
+        self.assertGreaterEqual(assoc.lastActivity, sentAt)
+        self.assertLess(assoc.lastActivity, sentAt + 0.3)
+
+    @defer.inlineCallbacks
+    def test_oneRecvmsgPerMessageInPingPong(self) -> Any:
+        """
+        Messages that come one at a time (each sent after the previous echo
+        came back) cost the server about one C{recvmsg} each, not two (the
+        data and an C{EAGAIN}): at most one extra read per eight wake-ups.
+        """
+        count = 80
+        server = listen(self, RecordingFactory(Echo))
+        counting = CountingSocket(server.socket)
+        server.socket = counting
+        client = listen(self, RecordingFactory(Recorder))
+        proto = yield client.connect(("127.0.0.1", server.getHost().port))
+        proto.onMessage = lambda m: len(proto.messages) < count and proto.transport.write(b"%d" % len(proto.messages))
+        proto.transport.write(b"0")
+        yield waitFor(lambda: len(proto.messages) >= count, timeout=60, what="{} echoes".format(count))
+        self.assertEqual([m.payload for m in proto.messages], [b"%d" % n for n in range(count)])
+        # 80 data messages and COMM_UP; the first wake-ups read on (2), then
+        # one probe every 8 wake-ups (10): 93 at most, against 162 when every
+        # wake-up reads until EAGAIN.
+        self.assertLessEqual(counting.recvCalls, count + 1 + 2 + count // 8 + 2)
+
+    @defer.inlineCallbacks
+    def test_backlogReadInBatches(self) -> Any:
+        """
+        A backlog that builds up while the port is not reading (here: 300
+        messages) is read in a few wake-ups of up to maxReadsPerWakeup
+        messages each, in order, and with a few EAGAIN reads at most.
+        """
+        count = 300
+        server = listen(self, socket_rcvbuf=1 << 20)
+        counting = CountingSocket(server.socket)
+        server.socket = counting
+        peer = rawClient()
+        self.addCleanup(peer.close)
+        address = ("127.0.0.1", server.getHost().port)
+        peer.sendto(b"first", address)
+        yield waitFor(lambda: server.factory.built and server.factory.built[0].messages, what="the first message")
+        for n in range(3):
+            peer.sendto(b"warm%d" % n, address)
+            yield waitFor(lambda: len(server.factory.built[0].messages) == n + 2, what="warm-up message")
+        server.stopReading()
+        peer.settimeout(10)  # blocking: wait for the peer's own send buffer
+        for n in range(count):
+            peer.sendto(b"%d" % n, address)
+        yield sleep(0.3)
+        wakeups = []
+        doRead = server.doRead
+        server.doRead = lambda: wakeups.append(1) or doRead()  # type: ignore[method-assign]
+        counting.recvCalls = 0
+        server.startReading()
+        yield waitFor(lambda: len(server.factory.built[0].messages) == count + 4, timeout=30, what="the backlog")
+        payloads = [m.payload for m in server.factory.built[0].messages][4:]
+        self.assertEqual(payloads, [b"%d" % n for n in range(count)])
+        self.assertLessEqual(len(wakeups), 8 + count // server.maxReadsPerWakeup + 3)
+        self.assertLessEqual(counting.recvCalls, count + 3)
