@@ -435,6 +435,64 @@ class ReplyRoutingTests(SIPTestMixin, SynchronousTestCase):
         [(_, info, address)] = self.sock.sent
         self.assertEqual((info.assocID, address), (0, UAC))
 
+    def test_sendReplyAsSendResponse(self) -> None:
+        """
+        C{sendReply} sends what C{sendResponse(makeResponse(...))} sends, on
+        the request's association or, once it has ended, to the Via
+        address; each counts one response out.
+        """
+        from twisted_sctp.sipmessage import makeResponse
+
+        self.makeTransport()
+        assoc = self.up(7)
+        self.feed(request(via="SIP/2.0/SCTP uac.example.com:5999;rport;branch=z9hG4bK1"))
+        [(message, origin)] = self.receiver.requests
+        extra = [("Allow", "OPTIONS"), ("Server", "test")]
+        for _ in range(2):
+            self.assertTrue(self.transport.sendReply(message, origin, 200, None, extra, toTag="t1"))
+            self.assertTrue(self.transport.sendResponse(makeResponse(message, 200, None, extra, toTag="t1"), origin))
+            lost = AssocChange(state=AssocChangeState.COMM_LOST, error=0, outboundStreams=0, inboundStreams=0, assocID=7)
+            self.sock.feedNotification(lost, UAC)
+            self.port.doRead()
+        self.assertEqual(assoc.state, AssociationState.CLOSED)
+        [a, b, c, d] = self.sock.sent
+        self.assertEqual(a, b)
+        self.assertEqual((a[1].assocID, a[2]), (7, None))
+        self.assertEqual(c[0], a[0])
+        self.assertEqual(c, d)
+        self.assertEqual((c[1].assocID, c[2]), (0, UAC))
+        self.assertEqual(self.transport.stats.responses_out, 4)
+
+    def test_sendReplyUnserializable(self) -> None:
+        """
+        A reply that cannot be written (a header value with a line break) is
+        not sent: dropped as unserializable, C{False}.
+        """
+        self.makeTransport()
+        self.up(7)
+        self.feed(request())
+        [(message, origin)] = self.receiver.requests
+        self.assertFalse(self.transport.sendReply(message, origin, 200, None, [("Server", "a\r\nX: y")]))
+        self.assertEqual(self.sock.sent, [])
+        self.assertEqual(self.transport.stats.drops["unserializable"], 1)
+        self.assertEqual(self.transport.stats.responses_out, 0)
+
+    def test_originKeptPerAssociation(self) -> None:
+        """
+        Messages on one association from one address share one L{Origin};
+        a message from another of the peer's addresses gets its own.
+        """
+        self.makeTransport()
+        self.up(7)
+        self.kernel.peers[7] = [UAC, ("127.0.0.3", 5070)]  # a second path, learnt later
+        self.feed(request())
+        self.feed(request())
+        self.feed(request(), 7, ("127.0.0.3", 5070))
+        [(_, first), (_, second), (_, third)] = self.receiver.requests
+        self.assertIs(first, second)
+        self.assertEqual(third.address, ("127.0.0.3", 5070))
+        self.assertIs(third.association, first.association)
+
     def test_viaDestination(self) -> None:
         """
         received overrides the sent-by host, rport the port; the default port

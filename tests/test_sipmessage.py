@@ -6,11 +6,13 @@ Tests for L{twisted_sctp.sipmessage}, the sans-io SIP message layer.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+from twisted_sctp import _sipheaders, sipmessage
 from twisted_sctp.sipmessage import (
     KEEPALIVE_PONG,
     CSeq,
@@ -35,6 +37,7 @@ from twisted_sctp.sipmessage import (
     popVia,
     prependVia,
     reasonPhrase,
+    responseBytes,
 )
 
 REGISTER = (
@@ -992,6 +995,19 @@ class KeptValueTests(SynchronousTestCase):
         self.assertTrue(m.hasHeader("f"))
         self.assertFalse(m.hasHeader("i"))
 
+    def test_presentHeaders(self) -> None:
+        """
+        C{presentHeaders} gives the canonical names of the headers present,
+        compact forms expanded, and follows edits of C{headers}.
+        """
+        m = parseMessage(minimalRequest().replace(b"From:", b"f:"))
+        present = m.presentHeaders()
+        self.assertIn("from", present)
+        self.assertNotIn("f", present)
+        self.assertNotIn("expires", present)
+        m.headers.append(("Expires", "60"))
+        self.assertIn("expires", m.presentHeaders())
+
     def test_editedResponse(self) -> None:
         """
         A response from C{makeResponse} that is then edited is written, and
@@ -1074,6 +1090,71 @@ _lines = st.sampled_from([
 ])
 
 
+class KnownValueCacheTests(SynchronousTestCase):
+    """
+    The parser's caches of header lines and CSeq values: results as without
+    them, and bounded.
+    """
+
+    def setUp(self) -> None:
+        sipmessage._KNOWN_LINES.clear()
+        _sipheaders._CSEQS.clear()
+
+    def test_repeatedLinesParseTheSame(self) -> None:
+        """
+        A message parsed with its lines known parses as it did the first
+        time; lines over the length bound are not kept.
+        """
+        long = b"Subject: " + b"s" * 200
+        data = minimalRequest(long + b"\r\n")
+        first = parseMessage(data)
+        self.assertIn("CSeq: 1 OPTIONS", sipmessage._KNOWN_LINES)
+        self.assertNotIn(long.decode(), sipmessage._KNOWN_LINES)
+        again = parseMessage(data)
+        self.assertEqual(again, first)
+        self.assertEqual(again.cseq, first.cseq)
+
+    def test_knownLinesDoNotHideErrors(self) -> None:
+        """
+        A known line does not make a message with a bad line parse.
+        """
+        parseMessage(minimalRequest())
+        self.assertRaises(SIPParseError, parseMessage, minimalRequest(b"Bad Name: x\r\n"))
+        self.assertRaises(SIPParseError, parseMessage, minimalRequest(b"X: a\x01b\r\n"))
+
+    def test_linesBounded(self) -> None:
+        """
+        A flood of distinct lines keeps at most C{_KNOWN_LINES_SIZE} of them.
+        """
+        for n in range(sipmessage._KNOWN_LINES_SIZE + 50):
+            parseMessage(minimalRequest(b"X-N: %d\r\n" % n))
+            self.assertLessEqual(len(sipmessage._KNOWN_LINES), sipmessage._KNOWN_LINES_SIZE)
+        self.assertEqual(parseMessage(minimalRequest(b"X-N: 1\r\n")).getHeader("x-n"), "1")
+
+    def test_cseqKept(self) -> None:
+        """
+        A CSeq text parsed again gives an equal value; bad ones still fail,
+        long ones are not kept, the cache stays bounded.
+        """
+        self.assertEqual(_sipheaders.parseCSeq("7 INVITE"), CSeq(7, "INVITE"))
+        self.assertEqual(_sipheaders.parseCSeq("7 INVITE"), CSeq(7, "INVITE"))
+        self.assertRaises(SIPParseError, _sipheaders.parseCSeq, "7 INVITE x")
+        self.assertRaises(SIPParseError, _sipheaders.parseCSeq, "2147483648 INVITE")
+        padded = "7 " + "X" * 100
+        self.assertEqual(_sipheaders.parseCSeq(padded).method, "X" * 100)
+        self.assertNotIn(padded, _sipheaders._CSEQS)
+        for n in range(_sipheaders._CSEQS_SIZE + 10):
+            self.assertEqual(_sipheaders.parseCSeq("{} ACK".format(n)).number, n)
+        self.assertLessEqual(len(_sipheaders._CSEQS), _sipheaders._CSEQS_SIZE)
+
+
+def _outcome(call: Any) -> Any:
+    try:
+        return call()
+    except (SIPParseError, LocalSIPError) as e:
+        return type(e), str(e)
+
+
 class PropertyTests(SynchronousTestCase):
     """
     Hypothesis properties of the parser and the writer.
@@ -1114,6 +1195,25 @@ class PropertyTests(SynchronousTestCase):
         message.removeHeader("content-length")
         again.removeHeader("content-length")
         self.assertEqual(again, message)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(_requests(), st.sampled_from([100, 180, 200, 404, 99, 700]),
+           st.none() | _safeText | st.just("bad\rreason"),
+           st.lists(st.tuples(st.sampled_from(["Server", "Content-Length", "l", "Bad Name", ""]),
+                              st.sampled_from(["x", "0", "a\r\nb", "\x7f"]) | _safeText), max_size=4),
+           st.binary(max_size=20), st.none() | _tokens, st.booleans())
+    def test_responseBytesAsMakeResponse(self, request: SIPRequest, code: int, reason: str | None,
+                                         extra: list[tuple[str, str]], body: bytes, toTag: str | None,
+                                         ack: bool) -> None:
+        """
+        C{responseBytes} gives the bytes of C{makeResponse(...).toBytes()},
+        or raises the same error.
+        """
+        if ack:
+            request.method = "ACK"
+        built = _outcome(lambda: makeResponse(request, code, reason, extra, body, toTag).toBytes())
+        direct = _outcome(lambda: responseBytes(request, code, reason, extra, body, toTag))
+        self.assertEqual(direct, built)
 
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(_requests())

@@ -69,6 +69,7 @@ from twisted_sctp.sockopt import (
     packStorage,
     parseAncillary,
     prinfoCmsg,
+    receiveInfo,
     receiveTime,
     sndinfoCmsg,
     sndrcvCmsg,
@@ -452,6 +453,31 @@ class InfoStructTests(SynchronousTestCase):
             parseAncillary([(132, 4, b"x" * 40), (132, 3, rcvinfo), (132, 1, sndrcv)]),
             RcvInfo(sid=5, assocID=9),
         )
+
+    def test_receiveInfo(self) -> None:
+        """
+        L{receiveInfo} gives C{(assocID, stream, ppid, flags)} of the item
+        that L{parseAncillary} would decode, with the same skipping rules.
+        """
+        sndrcv = struct.pack("<HHH2xIIIIIi", 4, 7, 1, 0x2E000000, 0, 0, 0, 0, 9)
+        rcvinfo = struct.pack("<HHH2xIIIIi", 5, 7, 4, 0x2E, 0, 0, 0, 11)
+        self.assertIsNone(receiveInfo([]))
+        self.assertIsNone(receiveInfo([(1, 1, sndrcv), (132, 1, sndrcv[:31])]))
+        self.assertEqual(receiveInfo([(1, 35, b"t" * 16), (132, 1, sndrcv[:20]), (132, 1, sndrcv)]), (9, 4, 0x2E000000, 1))
+        self.assertEqual(receiveInfo([(132, 4, b"x" * 40), (132, 3, rcvinfo), (132, 1, sndrcv)]), (11, 5, 0x2E, 4))
+
+    @given(st.lists(st.tuples(st.sampled_from([1, 132]), st.sampled_from([1, 3, 4, 35]), st.binary(max_size=40)), max_size=4))
+    def test_receiveInfoAgreesWithParseAncillary(self, ancdata: List[Tuple[int, int, bytes]]) -> None:
+        """
+        For any ancillary data, L{receiveInfo} finds the item L{parseAncillary}
+        decodes, and reads the same fields from it.
+        """
+        info = parseAncillary(ancdata)
+        if info is None:
+            self.assertIsNone(receiveInfo(ancdata))
+        else:
+            stream = info.stream if isinstance(info, SndRcvInfo) else info.sid
+            self.assertEqual(receiveInfo(ancdata), (info.assocID, stream, info.ppid, info.flags))
 
     def test_receiveTime(self) -> None:
         """

@@ -701,15 +701,32 @@ class CSeq:
         return "{} {}".format(self.number, self.method)
 
 
+#: CSeq values parsed lately, by text of at most 64 characters (a L{CSeq}
+#: is immutable, so one can be shared; requests such as OPTIONS pings repeat
+#: theirs).  Emptied when full.
+_CSEQS: dict[str, CSeq] = {}
+_CSEQS_SIZE = 1024
+
+
 def parseCSeq(text: str) -> CSeq:
     """
     Parse a CSeq value.
 
     @raise SIPParseError: it is not a number below 2**31 and a method.
     """
+    known = _CSEQS.get(text)
+    if known is not None:
+        return known
     match = _CSEQ_RE.fullmatch(text.strip(" \t"))
     if match is not None:
         digits, method = match.groups()
-        if len(digits) <= 10 and int(digits) < 2**31:
-            return CSeq(int(digits), method)
+        if len(digits) <= 10:
+            number = int(digits)
+            if number < 2**31:
+                cseq = CSeq(number, method)
+                if len(text) <= 64:
+                    if len(_CSEQS) >= _CSEQS_SIZE:
+                        _CSEQS.clear()
+                    _CSEQS[text] = cseq
+                return cseq
     raise SIPParseError("bad CSeq: " + snippet(text))

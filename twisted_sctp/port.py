@@ -69,7 +69,7 @@ from twisted_sctp.notifications import (
     ShutdownEvent,
     decodeNotification,
 )
-from twisted_sctp.sockopt import CodecError, SndRcvInfo, parseAncillary, receiveTime
+from twisted_sctp.sockopt import CodecError, SndRcvInfo, receiveInfo, receiveTime
 from twisted_sctp.stats import SCTPStats
 
 #: The reason text carried in the ABORT of an association over max_assocs.
@@ -486,8 +486,8 @@ class SCTPPort:
 
     def _received(self, data: bytes, ancdata: List[Tuple[int, int, bytes]], flags: int, address: Any) -> None:
         isNotification = bool(flags & MSG_NOTIFICATION)
-        info = None if isNotification else parseAncillary(ancdata)
-        key = (isNotification, info.assocID if info is not None else 0)
+        info = None if isNotification else receiveInfo(ancdata)
+        key = (isNotification, info[0] if info is not None else 0)
         if not flags & MSG_EOR:
             self._partialPiece(key, data)
             return
@@ -523,7 +523,10 @@ class SCTPPort:
         self._partial.setdefault(key, []).append(data)
         self._partialSize[key] = size
 
-    def _data(self, data: bytes, info: Any, source: Optional[HostPort]) -> None:
+    def _data(self, data: bytes, info: Optional[Tuple[int, int, int, int]], source: Optional[HostPort]) -> None:
+        """
+        @param info: C{(assocID, stream, ppid, flags)} from L{receiveInfo}.
+        """
         if source is not None and source[1] == 0:
             self.stats.drop("source_port_zero")
             return
@@ -534,7 +537,7 @@ class SCTPPort:
                 _log.warn("{prefix} data without SCTP receive info from {source}", prefix=self.logPrefix(), source=source)
                 return
         else:
-            assoc = self._associationFor(info.assocID, source)
+            assoc = self._associationFor(info[0], source)
         if assoc.rejected:
             self.stats.drop("rejected_association")
             return
@@ -552,9 +555,8 @@ class SCTPPort:
                 if info is None:
                     stream = ppid = mflags = 0
                 else:
-                    stream = info.stream if isinstance(info, SndRcvInfo) else info.sid
-                    ppid = socket.ntohl(info.ppid)
-                    mflags = info.flags
+                    _, stream, ppid, mflags = info
+                    ppid = socket.ntohl(ppid)
                 handler(SCTPMessage(data, stream, ppid, mflags, assoc, source or assoc.peer.paths()[0]))
             else:
                 protocol.dataReceived(data)

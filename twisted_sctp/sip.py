@@ -56,12 +56,12 @@ from twisted_sctp._sipbase import (
 )
 from twisted_sctp._sipheaders import splitOutside
 from twisted_sctp.address import HostPort, familyOf, normalizeHost
-from twisted_sctp.association import AssociationState
+from twisted_sctp.association import Association, AssociationState
 from twisted_sctp.options import SCTPOptions
 from twisted_sctp.port import SCTPMessage, SCTPPort
 from twisted_sctp.sipmessage import (
     KEEPALIVE_PING, KEEPALIVE_PONG, LocalSIPError, SIPMessage, SIPParseError, SIPRequest,
-    SIPResponse, makeErrorResponse, makeResponse, parseMessage,
+    SIPResponse, makeErrorResponse, makeResponse, parseMessage, responseBytes,
 )
 
 __all__ = [
@@ -103,6 +103,11 @@ class Listener:
         return any(familyOf(h) == family or h in ("0.0.0.0", "::") for h in self.hosts)
 
 
+#: The headers a request must have besides Via (RFC 3261 8.1.1), and their
+#: canonical names.
+_REQUIRED = (("From", "from"), ("To", "to"), ("Call-ID", "call-id"), ("CSeq", "cseq"))
+
+
 class _SIPFactory(Factory):
     """Builds the L{_SIPProtocol} of each association of one listener."""
 
@@ -115,14 +120,22 @@ class _SIPFactory(Factory):
 
 
 class _SIPProtocol(Protocol):
-    """One association's protocol: every SCTP message goes to the SIP layer."""
+    """
+    One association's protocol: every SCTP message goes to the SIP layer,
+    with the L{Origin} of the association's last message (frozen: made again
+    only when the source address changes).
+    """
 
     def __init__(self, transport: "SIPTransport", index: int) -> None:
         self.sip = transport
         self.index = index
+        self._origin: Optional[Origin] = None
 
     def messageReceived(self, message: SCTPMessage) -> None:
-        self.sip.messageReceived(self.index, message)
+        origin = self._origin
+        if origin is None or origin.address != message.source or origin.association is not message.association:
+            origin = self._origin = Origin(SCTP, self.index, message.source, message.association)
+        self.sip.dataReceived(message.payload, origin)
 
 
 class _UDPProtocol(DatagramProtocol):
@@ -276,7 +289,8 @@ class SIPTransport:
         except SIPParseError as e:
             self._malformed(e, origin, data)
             return
-        if not message.hasHeader("via"):
+        present = message.presentHeaders()
+        if "via" not in present:
             self.stats.parse_errors += 1
             self.stats.drop("no_via")
             self._warn("dropped a SIP message without Via from {source}: {data}", origin, data=_snippet(data))
@@ -285,7 +299,7 @@ class SIPTransport:
             self.stats.responses_in += 1
             self._deliver(message, origin)
             return
-        missing = message.missingHeaders(("From", "To", "Call-ID", "CSeq"))
+        missing = [name for name, canonical in _REQUIRED if canonical not in present]
         if missing:
             error = SIPParseError("missing {} header".format(", ".join(missing)), 400, message.headers, message.method)
             self._malformed(error, origin, data)
@@ -349,22 +363,18 @@ class SIPTransport:
         if via is None:
             return
         host, port = origin.address
-        params = dict(via.params)
-        changed = False
-        sentBy = via.host
-        try:
-            sentBy = normalizeHost(sentBy)
-        except ValueError:
-            pass
+        params = via.params
         if "rport" in params and params["rport"] is None:
-            params["rport"] = str(port)
-            params["received"] = host
-            changed = True
-        elif sentBy != host:
-            params["received"] = host
-            changed = True
-        if not changed:
-            return
+            params = dict(params, rport=str(port), received=host)
+        else:
+            sentBy = via.host
+            try:
+                sentBy = normalizeHost(sentBy)
+            except ValueError:
+                pass
+            if sentBy == host:
+                return
+            params = dict(params, received=host)
         fixed = attrs.evolve(via, params=params)
         for i, (name, value) in enumerate(request.headers):
             if name.lower() in ("via", "v"):
@@ -382,21 +392,74 @@ class SIPTransport:
 
         @return: whether the message was handed to the kernel (or queued).
         """
-        if origin.transport == SCTP and origin.association is not None and origin.association.state != AssociationState.CLOSED:
-            return self.send(response, Destination(SCTP, origin.listener, origin.address, origin.association))
-        # RFC 3261 18.2.2 with RFC 3581 (received/rport were filled in on
-        # receipt), for UDP and for an association that has gone.
+        assoc = self._openAssociation(origin)
+        if assoc is not None:
+            return self.send(response, Destination(SCTP, origin.listener, origin.address, assoc))
+        destination = self._viaDestination(origin, response, response.code)
+        return destination is not None and self.send(response, destination)
+
+    def sendReply(
+        self,
+        request: SIPRequest,
+        origin: Origin,
+        code: int,
+        reason: Optional[str] = None,
+        extraHeaders: Iterable[Tuple[str, str]] = (),
+        toTag: Optional[str] = None,
+    ) -> bool:
+        """
+        Answer C{request} (from C{origin}) statelessly: what
+        C{sendResponse(makeResponse(request, code, reason, extraHeaders,
+        toTag=toTag), origin)} sends, without building the response.
+
+        @return: whether the message was handed to the kernel (or queued).
+        @raise SIPParseError: the request's To header is malformed.
+        """
         try:
-            via = response.topVia
+            data = responseBytes(request, code, reason, extraHeaders, toTag=toTag)
+        except LocalSIPError as e:
+            self.stats.drop("unserializable")
+            self.log.warn("cannot serialise a SIP message: {err}", err=e)
+            return False
+        assoc = self._openAssociation(origin)
+        if assoc is not None:
+            sent = self._sendSCTP(origin.listener, data, assoc)
+        else:
+            # The response's top Via is the request's: its lines are copied.
+            destination = self._viaDestination(origin, request, code)
+            sent = destination is not None and self.send(data, destination)
+        if sent:
+            self.stats.responses_out += 1
+        return sent
+
+    def _openAssociation(self, origin: Origin) -> Optional[Association]:
+        """
+        @return: the association a message from C{origin} came on, while we
+            know it open (where its responses go), else C{None}.
+        """
+        assoc = origin.association
+        if origin.transport == SCTP and assoc is not None and assoc.state != AssociationState.CLOSED:
+            return assoc
+        return None
+
+    def _viaDestination(self, origin: Origin, message: SIPMessage, code: int) -> Optional[Destination]:
+        """
+        @return: where a response to the request from C{origin} goes when
+            not on its association: the address of C{message}'s top Via (RFC
+            3261 18.2.2 with RFC 3581: received and rport were filled in on
+            receipt), or C{None} (counted and logged) if there is no way
+            there.
+        """
+        try:
+            via = message.topVia
         except SIPParseError:
             via = None
         target = viaDestination(via) if via is not None else None
         destination = None if target is None else self.route(target[0], target[1], origin.listener)
         if destination is None:
             self.stats.drop("no_route")
-            self.warn("cannot send a {code} response to Via {via}: its association has ended and the Via names no address we can reach", code=response.code, via=str(via))
-            return False
-        return self.send(response, destination)
+            self.warn("cannot send a {code} response to Via {via}: its association has ended and the Via names no address we can reach", code=code, via=str(via))
+        return destination
 
     def send(self, message: Union[SIPMessage, bytes], destination: Destination) -> bool:
         """

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Callable, Iterable, Mapping, TypeVar, Union
+from typing import Any, Callable, Container, Iterable, Mapping, TypeVar, Union
 
 import attrs
 
@@ -52,7 +52,7 @@ __all__ = [
     "NameAddr", "REASON_PHRASES", "SIPMessage", "SIPParseError", "SIPRequest",
     "SIPResponse", "SIPURI", "Via", "isKeepAlivePing", "isLoneCRLF",
     "makeErrorResponse", "makeResponse", "newBranch", "newTag", "parseMessage",
-    "parseURI", "popVia", "prependVia", "reasonPhrase",
+    "parseURI", "popVia", "prependVia", "reasonPhrase", "responseBytes",
 ]
 
 KEEPALIVE_PING = b"\r\n\r\n"
@@ -65,12 +65,13 @@ _LEADING_BREAKS_RE = re.compile(rb"(?:\r?\n)*")
 _BLANK_LINE_RE = re.compile(rb"\n\r?\n")
 _CTL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _HEADER_NAME_RE = re.compile(r"([A-Za-z0-9.!%*_+`'~-]+)[ \t]*:")
-# Header lines that all end in CRLF and are all "Name: value", with no
-# control character and no folding: the common case, checked in one pass.
+# A header line "Name: value", with no control character and no folding:
+# the common case (lines seen lately are not checked again, see
+# _KNOWN_LINES).
 # (The value: anything but a control character, written as what it may be,
 # which the regular expression engine tests faster.)
 _PLAIN_LINE = r"[A-Za-z0-9.!%*_+`'~-]+[ \t]*:[\t\x20-\x7e\x80-\U0010ffff]*"
-_PLAIN_HEADER_BLOCK_RE = re.compile(r"{0}(?:\r\n{0})*".format(_PLAIN_LINE))
+_PLAIN_LINE_RE = re.compile(_PLAIN_LINE)
 _STATUS_LINE_RE = re.compile(
     r"SIP/2\.0 ([0-9]{3})(?: (.*))?", re.IGNORECASE | re.ASCII
 )
@@ -202,6 +203,13 @@ class _SIPMessageBase:
         """@return: whether there is a C{name} line (any case or compact form)."""
         return bool(self._lines(canonicalName(name)))
 
+    def presentHeaders(self) -> Container[str]:
+        """
+        @return: the canonical names (L{canonicalName}) of the headers the
+            message has, as of now (a view: do not keep it across edits).
+        """
+        return self._fresh().byName.keys()
+
     def missingHeaders(self, names: Iterable[str]) -> list[str]:
         """@return: those of C{names} that have no line, in order."""
         present = self._fresh().byName
@@ -330,33 +338,45 @@ class _SIPMessageBase:
         """
         if not isinstance(self.body, bytes):
             raise LocalSIPError("body must be bytes")
-        lines = [self._startLine()]
-        headers = self.headers
-        length = str(len(self.body))
-        # Every name a token and no control character in any value: checked
-        # for all the lines at once (non-empty names whose concatenation is
-        # a token are each a token), line by line only to name the culprit.
-        names = [name for name, _ in headers]
-        namesOK = not names or (all(names) and TOKEN_RE.fullmatch("".join(names)) is not None)
-        if not namesOK or _CTL_RE.search("".join([value for _, value in headers])):
-            _checkHeaderLines(headers)
-        if "content-length" not in self._fresh().byName:
-            lines += [name + ": " + value for name, value in headers]
-            lines.append("Content-Length: " + length)
-        else:
-            lengthWritten = False
-            for name, value in headers:
-                if canonicalName(name) == "content-length":
-                    if lengthWritten:
-                        continue
-                    value, lengthWritten = length, True
-                lines.append(name + ": " + value)
-        lines.append("\r\n")
-        try:
-            head = "\r\n".join(lines).encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError as e:
-            raise LocalSIPError("cannot encode header text: {}".format(e)) from None
-        return head + self.body
+        return _serialise(self._startLine(), self.headers, self.body, "content-length" in self._fresh().byName)
+
+
+def _serialise(startLine: str, headers: list[tuple[str, str]], body: bytes, hasLength: bool) -> bytes:
+    """
+    The bytes of a message: the start line, the header lines with
+    Content-Length written as C{len(body)} (the first such line rewritten in
+    place and any others dropped; without one it is added last), the body.
+
+    @param hasLength: whether C{headers} has a Content-Length line.
+    @raise LocalSIPError: a header name is not a token, a value holds a
+        line break or control character, or text cannot be encoded.
+    """
+    lines = [startLine]
+    length = str(len(body))
+    # Every name a token and no control character in any value: checked
+    # for all the lines at once (non-empty names whose concatenation is
+    # a token are each a token), line by line only to name the culprit.
+    names = [name for name, _ in headers]
+    namesOK = not names or (all(names) and TOKEN_RE.fullmatch("".join(names)) is not None)
+    if not namesOK or _CTL_RE.search("".join([value for _, value in headers])):
+        _checkHeaderLines(headers)
+    if not hasLength:
+        lines += [name + ": " + value for name, value in headers]
+        lines.append("Content-Length: " + length)
+    else:
+        lengthWritten = False
+        for name, value in headers:
+            if canonicalName(name) == "content-length":
+                if lengthWritten:
+                    continue
+                value, lengthWritten = length, True
+            lines.append(name + ": " + value)
+    lines.append("\r\n")
+    try:
+        head = "\r\n".join(lines).encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as e:
+        raise LocalSIPError("cannot encode header text: {}".format(e)) from None
+    return head + body
 
 
 def _checkHeaderLines(headers: Iterable[tuple[str, str]]) -> None:
@@ -594,7 +614,10 @@ def _plainFrom(memo: _Memo) -> bool:
 
 def _plainNameAddrs(name: str) -> Callable[[_Memo], bool]:
     def check(memo: _Memo) -> bool:
-        return all(isPlainNameAddr(value) for _, value in memo.byName[name])
+        for _, value in memo.byName[name]:
+            if not isPlainNameAddr(value):
+                return False
+        return True
 
     return check
 
@@ -636,6 +659,18 @@ def _validate(message: SIPMessage, body: bytes) -> bytes:
     return body[:length]
 
 
+#: Plain header lines seen lately (see L{_plainHeaderLines}), each with its
+#: C{(name, value)} and canonical name.  Most lines of a SIP message repeat
+#: from one message to the next (Max-Forwards, Content-Length, To, Contact,
+#: Allow, User-Agent...): a line found here is neither checked nor split
+#: again.  Bounded: lines of at most L{_KNOWN_LINE_LENGTH} characters,
+#: emptied when L{_KNOWN_LINES_SIZE} are kept (a flood of distinct lines
+#: costs refills, never memory: about 2 MB at most).
+_KNOWN_LINES: dict[str, tuple[tuple[str, str], str]] = {}
+_KNOWN_LINE_LENGTH = 160
+_KNOWN_LINES_SIZE = 4096
+
+
 def _plainHeaderLines(
     text: str,
 ) -> tuple[str, list[tuple[str, str]], dict[str, list[tuple[str, str]]]] | None:
@@ -653,13 +688,21 @@ def _plainHeaderLines(
     byName: dict[str, list[tuple[str, str]]] = {}
     if not crlf:
         return startLine, headers, byName
-    if not _PLAIN_HEADER_BLOCK_RE.fullmatch(block):
-        return None
+    known = _KNOWN_LINES
     for line in block.split("\r\n"):
-        name, _, value = line.partition(":")
-        header = (name.rstrip(" \t"), value.strip(" \t"))
-        headers.append(header)
-        byName.setdefault(canonicalName(header[0]), []).append(header)
+        seen = known.get(line)
+        if seen is None:
+            if not _PLAIN_LINE_RE.fullmatch(line):
+                return None
+            name, _, value = line.partition(":")
+            header = (name.rstrip(" \t"), value.strip(" \t"))
+            seen = (header, canonicalName(header[0]))
+            if len(line) <= _KNOWN_LINE_LENGTH:
+                if len(known) >= _KNOWN_LINES_SIZE:
+                    known.clear()
+                known[line] = seen
+        headers.append(seen[0])
+        byName.setdefault(seen[1], []).append(seen[0])
     return startLine, headers, byName
 
 
@@ -839,6 +882,55 @@ def makeResponse(
         C{code} is not 100 to 699.
     @raise SIPParseError: the request's To header is malformed.
     """
+    copied, index = _copiedLines(request, code, toTag)
+    for line in extraHeaders:
+        copied.append(line)
+        name = canonicalName(line[0])
+        index[name] = index.get(name, _NO_LINES) + [line]
+    response = SIPResponse(code, reasonPhrase(code) if reason is None else reason, copied, body)
+    response._memo.index(copied, index)
+    return response
+
+
+def responseBytes(
+    request: SIPRequest,
+    code: int,
+    reason: str | None = None,
+    extraHeaders: Iterable[tuple[str, str]] = (),
+    body: bytes = b"",
+    toTag: str | None = None,
+) -> bytes:
+    """
+    The bytes of C{makeResponse(request, code, reason, extraHeaders, body,
+    toTag).toBytes()}, with the same checks and errors, without building the
+    response: what a stateless server sends.
+
+    @raise LocalSIPError: as L{makeResponse} and L{SIPResponse.toBytes}.
+    @raise SIPParseError: the request's To header is malformed.
+    """
+    copied, _ = _copiedLines(request, code, toTag)
+    hasLength = False
+    for line in extraHeaders:
+        copied.append(line)
+        hasLength = hasLength or canonicalName(line[0]) == "content-length"
+    if reason is None:
+        reason = reasonPhrase(code)
+    if not isinstance(body, bytes):
+        raise LocalSIPError("body must be bytes")
+    if _CTL_RE.search(reason):
+        raise LocalSIPError("control character in reason phrase")
+    return _serialise("SIP/2.0 {} {}".format(code, reason), copied, body, hasLength)
+
+
+def _copiedLines(
+    request: SIPRequest, code: int, toTag: str | None
+) -> tuple[list[tuple[str, str]], dict[str, list[tuple[str, str]]]]:
+    """
+    The header lines that a response to C{request} copies from it (see
+    L{makeResponse}; never a Content-Length).
+
+    @return: the lines, and the same lines by canonical name.
+    """
     if not isinstance(request, SIPRequest):
         raise LocalSIPError("makeResponse needs a SIPRequest")
     if request.method == "ACK":
@@ -865,15 +957,7 @@ def makeResponse(
             lines = tagged
         copied += lines
         index[header] = lines  # shared with the request's memo: never changed in place
-    for line in extraHeaders:
-        copied.append(line)
-        name = canonicalName(line[0])
-        index[name] = index.get(name, _NO_LINES) + [line]
-    if reason is None:
-        reason = reasonPhrase(code)
-    response = SIPResponse(code, reason, copied, body)
-    response._memo.index(copied, index)
-    return response
+    return copied, index
 
 
 def makeErrorResponse(

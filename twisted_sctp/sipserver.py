@@ -56,7 +56,7 @@ from twisted_sctp.sip import (
 )
 from twisted_sctp.sipmessage import (
     BRANCH_MAGIC, NameAddr, SIPParseError, SIPRequest, SIPResponse, SIPURI,
-    makeResponse, parseURI, popVia, prependVia,
+    parseURI, popVia, prependVia,
 )
 
 __all__ = ["ALLOW", "Binding", "Registrar", "RegistrarError", "SIPServer", "ServerSettings"]
@@ -302,6 +302,9 @@ class Registrar:
 #: The header lines a stateless reply's To tag is made from.
 _TAG_HEADERS = frozenset({"via", "from", "call-id"})
 
+#: What a 200 to OPTIONS says besides the copied lines (and Server).
+_OPTIONS_HEADERS = (("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", ""))
+
 
 def _branchFor(request: SIPRequest) -> str:
     """
@@ -371,10 +374,9 @@ class SIPServer:
         # From the raw top Via, From and Call-ID lines: stable across
         # retransmissions, and one pass over the headers.
         tag = stableTag(*[value for name, value in request.headers if canonicalName(name) in _TAG_HEADERS])
-        response = makeResponse(request, code, reason, extra, toTag=tag if code > 100 else None)
+        self.transport.sendReply(request, origin, code, reason, extra, toTag=tag if code > 100 else None)
         if code not in (200,):
             self.counters["replies_{}".format(code)] += 1
-        self.transport.sendResponse(response, origin)
 
     # -- requests --------------------------------------------------------
 
@@ -382,7 +384,7 @@ class SIPServer:
         """
         Answer, register or forward one request.
         """
-        routes = request.routes
+        routes = request.routes if request.hasHeader("route") else []
         if routes and self._isOurRoute(routes[0]):
             self._removeFirstRoute(request)
             routes = request.routes
@@ -430,7 +432,7 @@ class SIPServer:
 
     def _options(self, request: SIPRequest, origin: Origin) -> None:
         self.counters["options_answered"] += 1
-        self._reply(request, origin, 200, headers=[("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "")])
+        self._reply(request, origin, 200, headers=_OPTIONS_HEADERS)
 
     def _register(self, request: SIPRequest, origin: Origin) -> None:
         to = request.toAddr

@@ -645,6 +645,32 @@ def prinfoCmsg(info: PRInfo) -> Tuple[int, int, bytes]:
 
 _TIMESPEC = struct.Struct("@ll")
 
+_SNDRCV, _SNDRCV_LAYOUT = int(CmsgType.SNDRCV), SndRcvInfo._layout
+_RCVINFO, _RCVINFO_LAYOUT = int(CmsgType.RCVINFO), RcvInfo._layout
+_SNDRCV_SIZE, _RCVINFO_SIZE = _SNDRCV_LAYOUT.size, _RCVINFO_LAYOUT.size
+
+
+def receiveInfo(ancdata: Iterable[Tuple[int, int, bytes]]) -> Optional[Tuple[int, int, int, int]]:
+    """
+    The fields of the receive information that a receiver needs, read
+    straight from C{socket.recvmsg}'s ancillary data (L{parseAncillary}
+    without building the structure: this is once per message received).
+
+    @return: C{(assocID, stream, ppid, flags)} of the first complete
+        C{SCTP_SNDRCV} or C{SCTP_RCVINFO} item (C{ppid} as the kernel gives
+        it, in network byte order), or L{None} if there is none.
+    """
+    for level, kind, data in ancdata:
+        if level != IPPROTO_SCTP:
+            continue
+        if kind == _SNDRCV and len(data) >= _SNDRCV_SIZE:
+            stream, _, flags, ppid, _, _, _, _, assocID = _SNDRCV_LAYOUT.unpack_from(data)
+            return assocID, stream, ppid, flags
+        if kind == _RCVINFO and len(data) >= _RCVINFO_SIZE:
+            stream, _, flags, ppid, _, _, _, assocID = _RCVINFO_LAYOUT.unpack_from(data)
+            return assocID, stream, ppid, flags
+    return None
+
 
 def receiveTime(ancdata: Iterable[Tuple[int, int, bytes]]) -> Optional[float]:
     """
