@@ -5,6 +5,7 @@ Tests for L{twisted_sctp.port} with a scripted socket (no kernel SCTP).
 
 from __future__ import annotations
 
+import collections
 import errno
 import socket
 from typing import Any, List
@@ -663,9 +664,32 @@ class PortTestCase(SynchronousTestCase):
             self.sock.feedData(b"%d" % n, 7, PEER)
             port.doRead()
         self.assertEqual([m.payload for m in self.protocols[0].messages], [b"%d" % n for n in range(64)])
-        # The COMM_UP wake-up and the first message's each ended with EAGAIN;
-        # then one probe every 8 wake-ups.
-        self.assertEqual(self.sock.recvCalls, 64 + 1 + 7)
+        # The first two messages' wake-ups each ended with EAGAIN (the policy
+        # starts with a credit of two); then one probe every 8 wake-ups.
+        self.assertEqual(self.sock.recvCalls, 64 + 2 + 7)
+
+    def test_notificationAndPieceReadOn(self) -> None:
+        """
+        Even when wake-ups stop at one message, a notification or a piece of
+        a message is followed by another read in the same wake-up: COMM_UP
+        with the data bundled behind it, and the rest of a big message, are
+        read in one wake-up.
+        """
+        port = self.makePort()
+        self.up(port, 7)
+        for n in range(3):
+            self.sock.feedData(b"warm%d" % n, 7, PEER)
+            port.doRead()
+        self.kernel.peers[8] = [PEER2]
+        self.sock.feedNotification(commUp(8), PEER2)
+        self.sock.feedData(b"first", 8, PEER2)
+        self.sock.feedData(b"b" * (port.readBufferSize + 10), 7, PEER)
+        port.doRead()
+        self.assertEqual([m.payload for m in self.protocols[1].messages], [b"first"])
+        self.assertEqual(len(self.protocols[0].messages), 3)
+        port.doRead()
+        self.assertEqual(self.protocols[0].messages[-1].payload, b"b" * (port.readBufferSize + 10))
+        self.assertEqual(self.sock.incoming, collections.deque())
 
     def test_backlogReadInFewWakeups(self) -> None:
         """

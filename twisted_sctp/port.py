@@ -453,26 +453,32 @@ class SCTPPort:
         recvmsg = self.socket.recvmsg
         policy = self._readPolicy
         got = 0
-        secondRead = False
+        asked = probing = False
+        # A notification (COMM_UP comes with the data bundled behind it) or a
+        # piece of a message says that more is queued: read on without
+        # asking the policy.
+        moreQueued = False
         for _ in range(self.maxReadsPerWakeup):
-            if got == 1 and not secondRead:
+            if got and not asked and not moreQueued:
                 if not policy.readOn():
                     return None
-                secondRead = True
+                asked = probing = True
             try:
                 data, ancdata, flags, address = recvmsg(self.readBufferSize, self.ancillaryBufferSize)
             except OSError as e:
                 if e.errno in _WOULD_BLOCK:
-                    if got == 1:
+                    if probing:
                         policy.found(False)
                     return None
                 if e.errno in _RETRY or e.errno in _READ_TRANSIENT:
                     continue
                 _log.error("{prefix} recvmsg failed: {err}", prefix=self.logPrefix(), err=e)
                 return Failure(main.CONNECTION_LOST)
-            if got == 1:
+            if probing:
                 policy.found(True)
+                probing = False
             got += 1
+            moreQueued = bool(flags & MSG_NOTIFICATION or not flags & MSG_EOR)
             if self._readTime is None:
                 arrived = receiveTime(ancdata)
                 self._readTime = self._reactor.seconds() if arrived is None else arrived
