@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, List, Optional
 from twisted_sctp.error import OptionError
 from twisted_sctp.notifications import decodeNotification
 from twisted_sctp.options import OPTION_NAMES, SCTPOptions, changeOption
-from twisted_sctp.sipmessage import SIPParseError, parseMessage
+from twisted_sctp.sipmessage import LocalSIPError, SIPParseError, SIPRequest, makeResponse, parseMessage, responseBytes
 from twisted_sctp.sockopt import (
     AssocParams,
     AssocValue,
@@ -195,6 +195,21 @@ def sipTarget(data: bytes) -> None:
     again = parseMessage(message.toBytes())
     if again.body != message.body:
         raise AssertionError("body changed through toBytes")
+    if isinstance(message, SIPRequest):
+        # Our stateless answers: the same bytes, or the same error, as a
+        # response object's; the message's own header lines as extras.
+        extra = message.headers[:2]
+        if _outcome(lambda: responseBytes(message, 200, None, extra, b"", "t")) != _outcome(
+            lambda: makeResponse(message, 200, None, extra, b"", "t").toBytes()
+        ):
+            raise AssertionError("responseBytes differs from makeResponse().toBytes()")
+
+
+def _outcome(call: Callable[[], bytes]) -> Any:
+    try:
+        return call()
+    except (SIPParseError, LocalSIPError) as e:
+        return type(e), str(e)
 
 
 # -- the port's receive path -------------------------------------------------------
