@@ -117,17 +117,26 @@ def oursSetup() -> Tuple[Any, LeanSocket]:
     return port, kernel.socket
 
 
-def runOurs(n: int) -> Tuple[float, bytes]:
-    port, sock = oursSetup()
+def _timeReads(name: str, sock: LeanSocket, doRead: Callable[[], Any], n: int) -> Tuple[float, bytes]:
+    """
+    Feed C{sock} C{n} OPTIONS and call C{doRead} until it has read them.
+
+    @return: the seconds that took, and the last reply.
+    @raise RuntimeError: not every OPTIONS was answered.
+    """
     sock.incoming.extend(messages(n))
-    doRead = port.doRead
     start = time.perf_counter()
     while sock.incoming:
         doRead()
     elapsed = time.perf_counter() - start
     if sock.sentCount != n:
-        raise RuntimeError("ours answered {} of {} OPTIONS".format(sock.sentCount, n))
+        raise RuntimeError("{} answered {} of {} OPTIONS".format(name, sock.sentCount, n))
     return elapsed, sock.lastSent
+
+
+def runOurs(n: int) -> Tuple[float, bytes]:
+    port, sock = oursSetup()
+    return _timeReads("ours", sock, port.doRead, n)
 
 
 def runFloor(n: int) -> Tuple[float, bytes]:
@@ -150,14 +159,7 @@ def runTwisted(n: int) -> Tuple[float, bytes]:
     from twisted_responder import Responder  # type: ignore[import-not-found]
 
     sock = LeanSocket()
-    sock.incoming.extend(messages(n))
-    responder = Responder(sock, readsPerWakeup=1)
-    doRead = responder.doRead
-    start = time.perf_counter()
-    while sock.incoming:
-        doRead()
-    elapsed = time.perf_counter() - start
-    return elapsed, sock.lastSent
+    return _timeReads("the bare Twisted responder", sock, Responder(sock, readsPerWakeup=1).doRead, n)
 
 
 def runFake(n: int) -> Tuple[float, bytes]:

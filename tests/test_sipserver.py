@@ -13,6 +13,7 @@ from twisted.internet import task
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.test_sip import FakeUDP
 from twisted_sctp.constants import AssocChangeState
 from twisted_sctp.notifications import AssocChange
 from twisted_sctp.sip import encodeFlowToken
@@ -201,21 +202,6 @@ def req(method: str, uri: str, via: str = "SIP/2.0/SCTP 127.0.0.2:5070;branch=z9
         "{m} {u} SIP/2.0\r\nVia: {v}\r\nFrom: <sip:alice@127.0.0.2>;tag={f}\r\nTo: {t}\r\n"
         "Call-ID: {c}\r\nCSeq: {n} {m}\r\n{e}Content-Length: 0\r\n\r\n"
     ).format(m=method, u=uri, v=via, f=fromTag, t=to, c=callID, n=cseq, e=extra).encode()
-
-
-class FakeUDP:
-    """
-    Records UDP writes.
-    """
-
-    def __init__(self) -> None:
-        self.written: List[Tuple[bytes, Any]] = []
-
-    def write(self, data: bytes, addr: Any) -> None:
-        self.written.append((data, addr))
-
-    def stopListening(self) -> None:
-        pass
 
 
 class ServerTests(SynchronousTestCase):

@@ -121,9 +121,9 @@ class _SIPFactory(Factory):
 
 class _SIPProtocol(Protocol):
     """
-    One association's protocol: every SCTP message goes to the SIP layer,
-    with the L{Origin} of the association's last message (frozen: made again
-    only when the source address changes).
+    One association's protocol: every SCTP message goes to the SIP layer
+    (L{SIPTransport.dataReceived}), with the L{Origin} of the association's
+    last message (frozen: made again only when the source address changes).
     """
 
     def __init__(self, transport: "SIPTransport", index: int) -> None:
@@ -261,12 +261,6 @@ class SIPTransport:
         return Destination(transport, chosen.index, address)
 
     # -- receiving -------------------------------------------------------
-
-    def messageReceived(self, index: int, message: SCTPMessage) -> None:
-        """
-        One SCTP message arrived on listener C{index}.
-        """
-        self.dataReceived(message.payload, Origin(SCTP, index, message.source, message.association))
 
     def dataReceived(self, data: bytes, origin: Origin) -> None:
         """

@@ -645,9 +645,22 @@ def prinfoCmsg(info: PRInfo) -> Tuple[int, int, bytes]:
 
 _TIMESPEC = struct.Struct("@ll")
 
-_SNDRCV, _SNDRCV_LAYOUT = int(CmsgType.SNDRCV), SndRcvInfo._layout
-_RCVINFO, _RCVINFO_LAYOUT = int(CmsgType.RCVINFO), RcvInfo._layout
-_SNDRCV_SIZE, _RCVINFO_SIZE = _SNDRCV_LAYOUT.size, _RCVINFO_LAYOUT.size
+def _receiveItem(
+    ancdata: Iterable[Tuple[int, int, bytes]],
+) -> Optional[Tuple[Union[Type[SndRcvInfo], Type[RcvInfo]], bytes]]:
+    """
+    @return: the structure and bytes of the first complete C{SCTP_SNDRCV} or
+        C{SCTP_RCVINFO} item (items truncated by a short ancillary buffer
+        are skipped), or L{None} if there is none.
+    """
+    for level, kind, data in ancdata:
+        if level != IPPROTO_SCTP:
+            continue
+        if kind == CmsgType.SNDRCV and len(data) >= SndRcvInfo._layout.size:
+            return SndRcvInfo, data
+        if kind == CmsgType.RCVINFO and len(data) >= RcvInfo._layout.size:
+            return RcvInfo, data
+    return None
 
 
 def receiveInfo(ancdata: Iterable[Tuple[int, int, bytes]]) -> Optional[Tuple[int, int, int, int]]:
@@ -656,20 +669,19 @@ def receiveInfo(ancdata: Iterable[Tuple[int, int, bytes]]) -> Optional[Tuple[int
     straight from C{socket.recvmsg}'s ancillary data (L{parseAncillary}
     without building the structure: this is once per message received).
 
-    @return: C{(assocID, stream, ppid, flags)} of the first complete
-        C{SCTP_SNDRCV} or C{SCTP_RCVINFO} item (C{ppid} as the kernel gives
-        it, in network byte order), or L{None} if there is none.
+    @return: C{(assocID, stream, ppid, flags)} of the item L{parseAncillary}
+        decodes (C{ppid} as the kernel gives it, in network byte order), or
+        L{None} if there is none.
     """
-    for level, kind, data in ancdata:
-        if level != IPPROTO_SCTP:
-            continue
-        if kind == _SNDRCV and len(data) >= _SNDRCV_SIZE:
-            stream, _, flags, ppid, _, _, _, _, assocID = _SNDRCV_LAYOUT.unpack_from(data)
-            return assocID, stream, ppid, flags
-        if kind == _RCVINFO and len(data) >= _RCVINFO_SIZE:
-            stream, _, flags, ppid, _, _, _, assocID = _RCVINFO_LAYOUT.unpack_from(data)
-            return assocID, stream, ppid, flags
-    return None
+    found = _receiveItem(ancdata)
+    if found is None:
+        return None
+    kind, data = found
+    if kind is SndRcvInfo:
+        stream, _, flags, ppid, _, _, _, _, assocID = SndRcvInfo._layout.unpack_from(data)
+    else:
+        stream, _, flags, ppid, _, _, _, assocID = RcvInfo._layout.unpack_from(data)
+    return assocID, stream, ppid, flags
 
 
 def receiveTime(ancdata: Iterable[Tuple[int, int, bytes]]) -> Optional[float]:
@@ -697,11 +709,8 @@ def parseAncillary(
         decoded, or L{None} if there is none (items truncated by a short
         ancillary buffer are skipped).
     """
-    for level, kind, data in ancdata:
-        if level != IPPROTO_SCTP:
-            continue
-        if kind == CmsgType.SNDRCV and len(data) >= SndRcvInfo._layout.size:
-            return SndRcvInfo.unpack(data)
-        if kind == CmsgType.RCVINFO and len(data) >= RcvInfo._layout.size:
-            return RcvInfo.unpack(data)
-    return None
+    found = _receiveItem(ancdata)
+    if found is None:
+        return None
+    kind, data = found
+    return kind.unpack(data)
