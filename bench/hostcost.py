@@ -46,8 +46,8 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 
-from twisted_sctp.constants import IPPROTO_SCTP, MSG_EOR  # noqa: E402
-from twisted_sctp.sockopt import SndRcvInfo  # noqa: E402
+from twisted_sctp.kernel.constants import IPPROTO_SCTP, MSG_EOR  # noqa: E402
+from twisted_sctp.kernel.sockopt import SndRcvInfo  # noqa: E402
 from twisted_sctp.testing import FakeKernel, FakeSCTPSocket, commUp  # noqa: E402
 
 PEER = ("127.0.0.2", 5060)
@@ -104,7 +104,7 @@ def oursSetup() -> Tuple[Any, LeanSocket]:
     """
     from twisted.internet.testing import MemoryReactorClock
 
-    from twisted_sctp.sip import SIPSettings
+    from twisted_sctp.sip.transport import SIPSettings
     from twisted_sctp.tap import SIPService
 
     kernel = FakeKernel()

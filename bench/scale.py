@@ -37,8 +37,8 @@ sys.path.insert(0, ROOT)
 
 from twisted.internet.task import Clock  # noqa: E402
 
-from twisted_sctp.address import SCTPAddress  # noqa: E402
-from twisted_sctp.association import AssociationRegistry  # noqa: E402
+from twisted_sctp.transport.address import SCTPAddress  # noqa: E402
+from twisted_sctp.transport.registry import AssociationRegistry  # noqa: E402
 
 
 #: The services fillPort built, kept alive while their ports are measured.
@@ -72,7 +72,7 @@ def fillPort(n: int) -> Any:
     """
     from twisted.internet.testing import MemoryReactorClock
 
-    from twisted_sctp.sip import SIPSettings
+    from twisted_sctp.sip.transport import SIPSettings
     from twisted_sctp.tap import SIPService
     from twisted_sctp.testing import FakeKernel, commUp
 
@@ -173,8 +173,8 @@ def commUpCost(sizes: List[int], count: int = 200) -> List[Dict[str, Any]]:
     @return: per size, microseconds for one more COMM_UP through the port
         (and one SHUTDOWN_COMP), with C{size} associations already up.
     """
-    from twisted_sctp.constants import AssocChangeState
-    from twisted_sctp.notifications import AssocChange
+    from twisted_sctp.kernel.constants import AssocChangeState
+    from twisted_sctp.kernel.notifications import AssocChange
     from twisted_sctp.testing import commUp
 
     rows = []

@@ -9,7 +9,7 @@ adds: one C{epoll_wait} per wake-up and a non-blocking socket.
 
 C{--reads-per-wakeup 1} (the default, the lab's reference design) reads one
 message per C{doRead}; a larger value loops C{recvmsg} until C{EAGAIN} or
-that many messages, as C{twisted_sctp.port.SCTPPort} does.
+that many messages, as C{twisted_sctp.transport.port.SCTPPort} does.
 """
 
 from __future__ import annotations

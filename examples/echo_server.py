@@ -21,8 +21,8 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 
 from twisted_sctp.error import SCTPUnavailableError
-from twisted_sctp.options import SCTPOptions
-from twisted_sctp.port import SCTPMessage, listenSCTP
+from twisted_sctp import SCTPOptions
+from twisted_sctp import SCTPMessage, listenSCTP
 
 
 class Echo(Protocol):

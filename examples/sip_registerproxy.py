@@ -38,7 +38,7 @@ from twisted.internet import reactor
 from twisted.logger import globalLogBeginner, textFileLogObserver
 from twisted.protocols import sip
 
-from twisted_sctp.address import parseListen
+from twisted_sctp.transport.address import parseListen
 from twisted_sctp.sip import listenDatagramSCTP
 
 

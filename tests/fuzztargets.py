@@ -29,10 +29,10 @@ import struct
 from typing import Any, Callable, Dict, List, Optional
 
 from twisted_sctp.error import OptionError
-from twisted_sctp.notifications import decodeNotification
-from twisted_sctp.options import OPTION_NAMES, SCTPOptions, changeOption
-from twisted_sctp.sipmessage import LocalSIPError, SIPParseError, SIPRequest, makeResponse, parseMessage, responseBytes
-from twisted_sctp.sockopt import (
+from twisted_sctp.kernel.notifications import decodeNotification
+from twisted_sctp.transport.options import OPTION_NAMES, SCTPOptions, changeOption
+from twisted_sctp.sip.message import LocalSIPError, SIPParseError, SIPRequest, makeResponse, parseMessage, responseBytes
+from twisted_sctp.kernel.sockopt import (
     AssocParams,
     AssocValue,
     CodecError,
@@ -247,8 +247,8 @@ def portTarget(data: bytes) -> None:
     from twisted.internet.testing import MemoryReactorClock
     from twisted.logger import globalLogPublisher
 
-    from twisted_sctp.notifications import AssocChange, PeerAddrChange, SendFailed, ShutdownEvent, PartialDeliveryEvent
-    from twisted_sctp.port import SCTPPort
+    from twisted_sctp.kernel.notifications import AssocChange, PeerAddrChange, SendFailed, ShutdownEvent, PartialDeliveryEvent
+    from twisted_sctp.transport.port import SCTPPort
     from twisted_sctp.testing import FakeKernel
 
     src = ByteSource(data)

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_address -*-
 """
-Tests for L{twisted_sctp.address}: listen-address parsing, L{SCTPAddress}
+Tests for L{twisted_sctp.transport.address}: listen-address parsing, L{SCTPAddress}
 and host normalisation.
 """
 
@@ -14,7 +14,7 @@ from zope.interface.verify import verifyObject
 from twisted.internet.interfaces import IAddress
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_sctp.address import SCTPAddress, familyOf, normalizeHost, parseListen
+from twisted_sctp.transport.address import SCTPAddress, familyOf, normalizeHost, parseListen
 
 
 class ParseListenTests(SynchronousTestCase):

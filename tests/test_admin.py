@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_admin -*-
 """
-Tests for L{twisted_sctp.admin}: every AMP command and every error through
+Tests for L{twisted_sctp.admin.server}: every AMP command and every error through
 C{iosim}, authentication, endpoint defaults and the security checks.
 """
 
@@ -24,8 +24,8 @@ from twisted.python import usage
 from twisted.test import iosim
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
-from twisted_sctp import admin
-from twisted_sctp._adminauth import (
+from twisted_sctp.admin import server as admin
+from twisted_sctp.admin.auth import (
     DEFAULT_ADMIN_ENDPOINT,
     EndpointError,
     challengeResponse,
@@ -34,8 +34,8 @@ from twisted_sctp._adminauth import (
     serverEndpoint,
     splitDescription,
 )
-from twisted_sctp.address import SCTPAddress
-from twisted_sctp.admin import (
+from twisted_sctp.transport.address import SCTPAddress
+from twisted_sctp.admin.server import (
     AdminClient,
     AdminFactory,
     AdminProtocol,
@@ -52,10 +52,10 @@ from twisted_sctp.admin import (
     UnknownOption,
     makeAdminService,
 )
-from twisted_sctp.constants import SendFlags
-from twisted_sctp.options import OPTION_NAMES, SCTPOptions
-from twisted_sctp.port import SCTPPort
-from twisted_sctp.stats import KAMAILIO_COUNTERS
+from twisted_sctp.kernel.constants import SendFlags
+from twisted_sctp.transport.options import OPTION_NAMES, SCTPOptions
+from twisted_sctp.transport.port import SCTPPort
+from twisted_sctp.transport.stats import KAMAILIO_COUNTERS
 from twisted_sctp.testing import FakeKernel, commUp
 
 SECRET = b"correct horse battery staple"

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_association -*-
 """
-Tests for L{twisted_sctp.association} (the registry and its records) and
-L{twisted_sctp.stats} (the counters).  Pure: time comes from a L{Clock}.
+Tests for L{twisted_sctp.transport.registry} (the registry and its records) and
+L{twisted_sctp.transport.stats} (the counters).  Pure: time comes from a L{Clock}.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_sctp.address import SCTPAddress
-from twisted_sctp.association import Association, AssociationRegistry, AssociationState
-from twisted_sctp.stats import DROP_REASONS, KAMAILIO_COUNTERS, SCTPStats
+from twisted_sctp.transport.address import SCTPAddress
+from twisted_sctp.transport.registry import Association, AssociationRegistry, AssociationState
+from twisted_sctp.transport.stats import DROP_REASONS, KAMAILIO_COUNTERS, SCTPStats
 
 PEER = SCTPAddress("127.0.0.2", 5060)
 OTHER = SCTPAddress("127.0.0.3", 5070)
@@ -340,7 +340,7 @@ class LimitTests(SynchronousTestCase):
         """
         An outgoing association still connecting counts towards
         C{max_assocs} after its kernel id became known (C{setAssocID}, as
-        L{twisted_sctp.port.SCTPPort.connect} does once C{connectx}
+        L{twisted_sctp.transport.port.SCTPPort.connect} does once C{connectx}
         returns), as the docstring says: connecting ones count.
         """
         reg, _ = registry(maxAssocs=1)

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_ctl -*-
 """
-Tests for L{twisted_sctp.ctl} (C{sctp-sipctl}): formatting, C{--json}
+Tests for L{twisted_sctp.admin.ctl} (C{sctp-sipctl}): formatting, C{--json}
 objects and exit codes, with a fake L{AdminClient}; and once end to end over
 C{iosim} with the real client and admin protocol.
 """
@@ -17,9 +17,9 @@ from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.test_admin import AdminTestMixin, up
-from twisted_sctp import ctl
-from twisted_sctp._adminauth import EndpointError
-from twisted_sctp.admin import (
+from twisted_sctp.admin import ctl
+from twisted_sctp.admin.auth import EndpointError
+from twisted_sctp.admin.server import (
     AdminClient,
     AmbiguousAssociation,
     AuthenticationFailed,
@@ -28,8 +28,8 @@ from twisted_sctp.admin import (
     UnknownAssociation,
     UnknownOption,
 )
-from twisted_sctp.options import OPTION_NAMES
-from twisted_sctp.stats import KAMAILIO_COUNTERS
+from twisted_sctp.transport.options import OPTION_NAMES
+from twisted_sctp.transport.stats import KAMAILIO_COUNTERS
 
 INFO = {
     "opened_connections": 2,

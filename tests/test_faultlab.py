@@ -15,10 +15,10 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.faultlab import topology
 from tests.faultlab.peer import Answers, PeerFactory, TransactionClient, optionsRequest, transactionOf
-from twisted_sctp.address import SCTPAddress
-from twisted_sctp.options import SCTPOptions
-from twisted_sctp.port import SCTPPort
-from twisted_sctp.sipmessage import SIPRequest, makeResponse, parseMessage
+from twisted_sctp.transport.address import SCTPAddress
+from twisted_sctp.transport.options import SCTPOptions
+from twisted_sctp.transport.port import SCTPPort
+from twisted_sctp.sip.message import SIPRequest, makeResponse, parseMessage
 from twisted_sctp.testing import FakeKernel, commUp
 
 

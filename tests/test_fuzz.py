@@ -21,11 +21,11 @@ from twisted.internet.protocol import Factory
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fuzztargets import TARGETS, _STRUCTS, notificationsTarget, optionsTarget, portTarget, sipTarget
-from twisted_sctp.constants import MSG_EOR, MSG_NOTIFICATION, NotificationType
+from twisted_sctp.kernel.constants import MSG_EOR, MSG_NOTIFICATION, NotificationType
 from twisted_sctp.error import OptionError
-from twisted_sctp.options import OPTION_NAMES, SCTPOptions, changeOption
-from twisted_sctp.port import SCTPPort
-from twisted_sctp.sockopt import CodecError
+from twisted_sctp.transport.options import OPTION_NAMES, SCTPOptions, changeOption
+from twisted_sctp.transport.port import SCTPPort
+from twisted_sctp.kernel.sockopt import CodecError
 from twisted_sctp.testing import FakeKernel, commUp
 
 #: Inputs that crashed a target in a fuzz run, by target: replayed by

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_metrics -*-
 """
-Tests for L{twisted_sctp.metrics}: the Prometheus text format, read live at
+Tests for L{twisted_sctp.admin.metrics}: the Prometheus text format, read live at
 scrape time, and the service's endpoint defaults.
 """
 
@@ -18,8 +18,8 @@ from twisted.web.client import Agent, readBody
 from twisted.web.test.requesthelper import DummyRequest
 
 from tests.test_admin import FakeSIPService, makePort, up
-from twisted_sctp.metrics import makeMetricsResource, makeMetricsService
-from twisted_sctp.stats import KAMAILIO_COUNTERS
+from twisted_sctp.admin.metrics import makeMetricsResource, makeMetricsService
+from twisted_sctp.transport.stats import KAMAILIO_COUNTERS
 
 
 def samples(text: str) -> Dict[Any, float]:

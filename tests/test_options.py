@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_sctp.options}: defaults, ranges, cross rules, parsing and
+Tests for L{twisted_sctp.transport.options}: defaults, ranges, cross rules, parsing and
 the run-time rules of the reference (checklist items 1 and 9-14).
 """
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_sctp.error import OptionError, UnknownOptionError
-from twisted_sctp.options import (
+from twisted_sctp.transport.options import (
     APPLIES_NEW_ASSOCIATIONS,
     APPLIES_NOW,
     APPLIES_STARTUP,

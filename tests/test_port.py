@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_port -*-
 """
-Tests for L{twisted_sctp.port} with a scripted socket (no kernel SCTP).
+Tests for L{twisted_sctp.transport.port} with a scripted socket (no kernel SCTP).
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_sctp.association import AssociationState
-from twisted_sctp.constants import PR_SCTP_TTL, AssocChangeState, SendFlags
+from twisted_sctp.transport.registry import AssociationState
+from twisted_sctp.kernel.constants import PR_SCTP_TTL, AssocChangeState, SendFlags
 from twisted_sctp.error import AssociationLimitError, AssociationLost, ConnectError, SendQueueFullError
-from twisted_sctp.interfaces import IAssociationTransport
-from twisted_sctp.notifications import AssocChange, PartialDeliveryEvent, SendFailed, ShutdownEvent
-from twisted_sctp.options import SCTPOptions
-from twisted_sctp.port import MAX_ASSOCS_REASON, SCTPMessage, SCTPPort
-from twisted_sctp.sockopt import SndRcvInfo
+from twisted_sctp.transport.interfaces import IAssociationTransport
+from twisted_sctp.kernel.notifications import AssocChange, PartialDeliveryEvent, SendFailed, ShutdownEvent
+from twisted_sctp.transport.options import SCTPOptions
+from twisted_sctp.transport.port import MAX_ASSOCS_REASON, SCTPMessage, SCTPPort
+from twisted_sctp.kernel.sockopt import SndRcvInfo
 from twisted_sctp.testing import FakeKernel, RecordingProducer as Producer, commUp
 
 PEER = ("127.0.0.2", 5070)

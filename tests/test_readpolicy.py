@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_readpolicy -*-
 """
-Tests for L{twisted_sctp._readpolicy}.
+Tests for L{twisted_sctp.kernel.readpolicy}.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import List
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_sctp._readpolicy import ReadPolicy
+from twisted_sctp.kernel.readpolicy import ReadPolicy
 
 
 def wakeups(policy: ReadPolicy, waiting: List[int]) -> List[bool]:

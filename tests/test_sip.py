@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_sip -*-
 """
-Tests for L{twisted_sctp.sip}: SIP framing over SCTP, keep-alives, answers
+Tests for L{twisted_sctp.sip.transport}: SIP framing over SCTP, keep-alives, answers
 to malformed input, reply routing, and the datagram adapter, over
 L{twisted_sctp.testing.FakeKernel} (no kernel SCTP).
 """
@@ -20,15 +20,15 @@ from twisted.logger import LogLevel, globalLogPublisher
 from twisted.protocols import sip as tsip
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_sctp.association import AssociationState
-from twisted_sctp.constants import SendFlags
-from twisted_sctp.notifications import AssocChange
-from twisted_sctp.constants import AssocChangeState
-from twisted_sctp.sip import (
+from twisted_sctp.transport.registry import AssociationState
+from twisted_sctp.kernel.constants import SendFlags
+from twisted_sctp.kernel.notifications import AssocChange
+from twisted_sctp.kernel.constants import AssocChangeState
+from twisted_sctp.sip.transport import (
     SCTP, UDP, DatagramAdapter, Destination, Origin, SIPSettings, SIPTransport,
     decodeFlowToken, encodeFlowToken, rewriteTopVia, stableTag, viaDestination,
 )
-from twisted_sctp.sipmessage import SIPParseError, SIPRequest, SIPResponse, parseMessage, parseVia
+from twisted_sctp.sip.message import SIPParseError, SIPRequest, SIPResponse, parseMessage, parseVia
 from twisted_sctp.testing import FakeKernel, commUp
 
 UAC = ("127.0.0.2", 5070)
@@ -54,7 +54,7 @@ def request(method: str = "OPTIONS", uri: str = "sip:127.0.0.1:5060", via: str =
 
 class Receiver:
     """
-    An L{twisted_sctp.sip.ISIPReceiver} that records, and can be told to
+    An L{twisted_sctp.sip.transport.ISIPReceiver} that records, and can be told to
     raise.
     """
 
@@ -410,7 +410,7 @@ class ReplyRoutingTests(SIPTestMixin, SynchronousTestCase):
         self.up(8, ("127.0.0.3", 5080))
         self.feed(request(), 8, ("127.0.0.3", 5080))
         [(message, origin)] = self.receiver.requests
-        from twisted_sctp.sipmessage import makeResponse
+        from twisted_sctp.sip.message import makeResponse
 
         self.assertTrue(self.transport.sendResponse(makeResponse(message, 200), origin))
         [(_, info, address)] = self.sock.sent
@@ -429,7 +429,7 @@ class ReplyRoutingTests(SIPTestMixin, SynchronousTestCase):
         self.sock.feedNotification(lost, UAC)
         self.port.doRead()
         self.assertEqual(assoc.state, AssociationState.CLOSED)
-        from twisted_sctp.sipmessage import makeResponse
+        from twisted_sctp.sip.message import makeResponse
 
         self.assertTrue(self.transport.sendResponse(makeResponse(message, 200), origin))
         [(_, info, address)] = self.sock.sent
@@ -441,7 +441,7 @@ class ReplyRoutingTests(SIPTestMixin, SynchronousTestCase):
         the request's association or, once it has ended, to the Via
         address; each counts one response out.
         """
-        from twisted_sctp.sipmessage import makeResponse
+        from twisted_sctp.sip.message import makeResponse
 
         self.makeTransport()
         assoc = self.up(7)
@@ -514,7 +514,7 @@ class ReplyRoutingTests(SIPTestMixin, SynchronousTestCase):
         self.listener.udp = udp
         self.transport.dataReceived(request(via="SIP/2.0/UDP 192.0.2.1:5070;rport;branch=z9hG4bK1"), Origin(UDP, 0, ("198.51.100.7", 40000)))
         [(message, origin)] = self.receiver.requests
-        from twisted_sctp.sipmessage import makeResponse
+        from twisted_sctp.sip.message import makeResponse
 
         self.transport.sendResponse(makeResponse(message, 200), origin)
         [(data, addr)] = udp.written
@@ -560,7 +560,7 @@ class ReplyRoutingTests(SIPTestMixin, SynchronousTestCase):
         policy (Linux would expire it at once); once the association is up,
         messages carry send_ttl again.
         """
-        from twisted_sctp.constants import PR_SCTP_TTL
+        from twisted_sctp.kernel.constants import PR_SCTP_TTL
 
         self.makeTransport()
         self.transport.send(b"first", Destination(SCTP, 0, ("127.0.0.9", 5070)))

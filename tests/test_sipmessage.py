@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_sipmessage -*-
 """
-Tests for L{twisted_sctp.sipmessage}, the sans-io SIP message layer.
+Tests for L{twisted_sctp.sip.message}, the sans-io SIP message layer.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_sctp import _sipheaders, sipmessage
-from twisted_sctp.sipmessage import (
+from twisted_sctp.sip import headers as _sipheaders
+
+from twisted_sctp.sip import message as sipmessage
+from twisted_sctp.sip.message import (
     KEEPALIVE_PONG,
     CSeq,
     LocalSIPError,

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_sipserver -*-
 """
-Tests for L{twisted_sctp.sipserver}: the registrar on a L{task.Clock}, and
+Tests for L{twisted_sctp.sip.server}: the registrar on a L{task.Clock}, and
 the OPTIONS responder and stateless proxy end to end over
 L{twisted_sctp.testing.FakeKernel} (no kernel SCTP).
 """
@@ -14,11 +14,11 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.test_sip import FakeUDP
-from twisted_sctp.constants import AssocChangeState
-from twisted_sctp.notifications import AssocChange
-from twisted_sctp.sip import encodeFlowToken
-from twisted_sctp.sipmessage import NameAddr, SIPResponse, parseMessage, parseNameAddr
-from twisted_sctp.sipserver import ALLOW, Registrar, RegistrarError, ServerSettings
+from twisted_sctp.kernel.constants import AssocChangeState
+from twisted_sctp.kernel.notifications import AssocChange
+from twisted_sctp.sip.transport import encodeFlowToken
+from twisted_sctp.sip.message import NameAddr, SIPResponse, parseMessage, parseNameAddr
+from twisted_sctp.sip.server import ALLOW, Registrar, RegistrarError, ServerSettings
 from twisted_sctp.tap import SIPService
 from twisted_sctp.testing import FakeKernel, commUp
 
@@ -498,7 +498,7 @@ class ServerTests(SynchronousTestCase):
         self.assertEqual(addr, ("127.0.0.5", 5090))
         self.assertEqual(str(invite.vias[0]).split(";")[0], "SIP/2.0/UDP 127.0.0.1:5060")
         response = SIPResponse(200, "OK", [("Via", str(v)) for v in invite.vias] + [(n, v) for n, v in invite.headers if n in ("From", "To", "Call-ID", "CSeq")])
-        from twisted_sctp.sip import UDP, Origin
+        from twisted_sctp.sip.transport import UDP, Origin
 
         self.service.transport.dataReceived(response.toBytes(), Origin(UDP, 0, ("127.0.0.5", 5090)))
         message, info, _ = self.one()

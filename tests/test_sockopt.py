@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_sockopt -*-
 """
-Tests for L{twisted_sctp.constants}, L{twisted_sctp.sockopt} and
-L{twisted_sctp.notifications}.
+Tests for L{twisted_sctp.kernel.constants}, L{twisted_sctp.kernel.sockopt} and
+L{twisted_sctp.kernel.notifications}.
 
 Expected bytes are laid out by hand from C{<linux/sctp.h>} (x86_64, little
 endian), with explicit C{<} struct formats or hex, never with the code under
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_sctp.constants import (
+from twisted_sctp.kernel.constants import (
     ERROR_USER_ABORT,
     IPPROTO_SCTP,
     MSG_NOTIFICATION,
@@ -32,7 +32,7 @@ from twisted_sctp.constants import (
     SockOpt,
     SPPFlags,
 )
-from twisted_sctp.notifications import (
+from twisted_sctp.kernel.notifications import (
     AdaptationEvent,
     AssocChange,
     AuthenticationEvent,
@@ -47,7 +47,7 @@ from twisted_sctp.notifications import (
     UnknownNotification,
     decodeNotification,
 )
-from twisted_sctp.sockopt import (
+from twisted_sctp.kernel.sockopt import (
     AssocParams,
     AssocValue,
     CodecError,
@@ -172,7 +172,7 @@ notifications = st.one_of(
 
 class ConstantsTests(SynchronousTestCase):
     """
-    Tests for L{twisted_sctp.constants}.
+    Tests for L{twisted_sctp.kernel.constants}.
     """
 
     def test_linuxValues(self) -> None:
@@ -756,7 +756,7 @@ HEADER = struct.Struct("<HHI")
 
 class NotificationTests(SynchronousTestCase):
     """
-    Tests for L{twisted_sctp.notifications}.
+    Tests for L{twisted_sctp.kernel.notifications}.
     """
 
     def assertKnownBytes(self, value: Any, expected: bytes) -> None:

@@ -21,9 +21,9 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from tests.integration.support import sctpUnavailableReason
 from twisted_sctp.error import SCTPUnavailableError
-from twisted_sctp.options import SCTPOptions
-from twisted_sctp.sip import SIPSettings
-from twisted_sctp.sipserver import ServerSettings
+from twisted_sctp.transport.options import SCTPOptions
+from twisted_sctp.sip.transport import SIPSettings
+from twisted_sctp.sip.server import ServerSettings
 from twisted_sctp.tap import Options, SIPService, buildService, readConfig, startupError
 from twisted_sctp.testing import FakeKernel
 

@@ -10,8 +10,8 @@ One one-to-many socket per listener; one protocol per association, built by
 the factory; replies go back on the association they answer.
 """
 
-from twisted_sctp.address import SCTPAddress
-from twisted_sctp.association import Association, AssociationRegistry, AssociationState
+from twisted_sctp.transport.address import SCTPAddress
+from twisted_sctp.transport.registry import Association, AssociationRegistry, AssociationState
 from twisted_sctp.error import (
     AssociationLimitError,
     AssociationLost,
@@ -22,9 +22,9 @@ from twisted_sctp.error import (
     UnknownAssociationError,
     UnknownOptionError,
 )
-from twisted_sctp.interfaces import IAssociationTransport, IMessageProtocol
-from twisted_sctp.options import RuntimeChange, SCTPOptions
-from twisted_sctp.port import AssociationTransport, SCTPEvent, SCTPMessage, SCTPPort, listenSCTP
+from twisted_sctp.transport.interfaces import IAssociationTransport, IMessageProtocol
+from twisted_sctp.transport.options import RuntimeChange, SCTPOptions
+from twisted_sctp.transport.port import AssociationTransport, SCTPEvent, SCTPMessage, SCTPPort, listenSCTP
 
 __all__ = [
     "Association",

@@ -30,12 +30,12 @@ from twisted.internet import defer, error as ierror
 from twisted.logger import Logger
 from twisted.python import usage
 
-from twisted_sctp.address import familyOf, parseListen
+from twisted_sctp.transport.address import familyOf, parseListen
 from twisted_sctp.error import OptionError, SCTPUnavailableError, UnknownOptionError
-from twisted_sctp.options import SCTPOptions, normalizeName
-from twisted_sctp.port import SCTPPort
-from twisted_sctp.sip import SIPSettings, SIPTransport
-from twisted_sctp.sipserver import ServerSettings, SIPServer
+from twisted_sctp.transport.options import SCTPOptions, normalizeName
+from twisted_sctp.transport.port import SCTPPort
+from twisted_sctp.sip.transport import SIPSettings, SIPTransport
+from twisted_sctp.sip.server import ServerSettings, SIPServer
 
 Listen = Tuple[List[str], int]
 
@@ -372,8 +372,7 @@ def probeSCTP(families: Sequence[int]) -> None:
 
     @raise SCTPUnavailableError: the kernel has no SCTP.
     """
-    from twisted_sctp import sctpsocket
-
+    from twisted_sctp.kernel import sctpsocket
     for family in families:
         try:
             sctpsocket.openSocket(family).close()
@@ -395,12 +394,12 @@ def buildService(config: Any, reactor: Any, kernel: Any = None, probe: Callable[
     top = _TopService()
     sipService = SIPService(reactor, config["listeners"], config["sctpOptions"], config["sipSettings"], config["serverSettings"], kernel)
     sipService.setServiceParent(top)
-    from twisted_sctp.admin import makeAdminService
+    from twisted_sctp.admin.server import makeAdminService
 
     try:
         makeAdminService(reactor, config["admin"], sipService, config["admin-secret-file"]).setServiceParent(top)
         if config["metrics"]:
-            from twisted_sctp.metrics import makeMetricsService
+            from twisted_sctp.admin.metrics import makeMetricsService
 
             makeMetricsService(reactor, config["metrics"], sipService).setServiceParent(top)
     except usage.UsageError as e:

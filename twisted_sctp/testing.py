@@ -2,7 +2,7 @@
 """
 Fakes for testing code built on twisted-sctp without a kernel SCTP stack:
 L{FakeSCTPSocket} scripts what C{recvmsg} returns and records what is sent;
-L{FakeKernel} stands in for L{twisted_sctp.sctpsocket} in an L{SCTPPort}.
+L{FakeKernel} stands in for L{twisted_sctp.kernel.sctpsocket} in an L{SCTPPort}.
 
     port = SCTPPort(5060, factory, reactor=MemoryReactorClock(), kernel=FakeKernel())
     port.startListening()
@@ -22,10 +22,10 @@ from zope.interface import implementer
 
 from twisted.internet.interfaces import IPushProducer
 
-from twisted_sctp.address import HostPort
-from twisted_sctp.constants import IPPROTO_SCTP, MSG_EOR, MSG_NOTIFICATION, SO_TIMESTAMPNS, AssocChangeState
-from twisted_sctp.options import OPTION_NAMES, SCTPOptions
-from twisted_sctp.sockopt import SndRcvInfo
+from twisted_sctp.transport.address import HostPort
+from twisted_sctp.kernel.constants import IPPROTO_SCTP, MSG_EOR, MSG_NOTIFICATION, SO_TIMESTAMPNS, AssocChangeState
+from twisted_sctp.transport.options import OPTION_NAMES, SCTPOptions
+from twisted_sctp.kernel.sockopt import SndRcvInfo
 
 Ancillary = List[Tuple[int, int, bytes]]
 RecvResult = Tuple[bytes, Ancillary, int, Any]
@@ -143,7 +143,7 @@ class FakeSCTPSocket:
 
 class FakeKernel:
     """
-    Stands in for L{twisted_sctp.sctpsocket} (the kernel wrapper).
+    Stands in for L{twisted_sctp.kernel.sctpsocket} (the kernel wrapper).
 
     @ivar socket: the L{FakeSCTPSocket} that C{openSocket} returns.
     @ivar peers: kernel assoc_id -> the peer addresses C{peerAddresses}
@@ -215,6 +215,6 @@ def commUp(assocID: int, inbound: int = 10, outbound: int = 10) -> Any:
     """
     @return: a COMM_UP L{AssocChange} notification for C{assocID}.
     """
-    from twisted_sctp.notifications import AssocChange
+    from twisted_sctp.kernel.notifications import AssocChange
 
     return AssocChange(state=AssocChangeState.COMM_UP, error=0, outboundStreams=outbound, inboundStreams=inbound, assocID=assocID)

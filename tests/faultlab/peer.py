@@ -14,7 +14,7 @@ figures as one JSON line on stdout.
 
 Modes:
   - C{echo}: send every message back on its association (C{--sip}: answer
-    each SIP request with a 200 built by L{twisted_sctp.sipmessage}).
+    each SIP request with a 200 built by L{twisted_sctp.sip.message}).
   - C{sink}: count messages (each starts with an 8-digit sequence number),
     stop reading for C{--pause-for} seconds after C{--pause-after} messages.
   - C{client}: send C{--count} messages (SIP OPTIONS with C{--sip}) with at
@@ -45,13 +45,13 @@ from twisted.internet import defer, task
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 
-from twisted_sctp.address import SCTPAddress
-from twisted_sctp.constants import AssocChangeState, SendFlags
+from twisted_sctp.transport.address import SCTPAddress
+from twisted_sctp.kernel.constants import AssocChangeState, SendFlags
 from twisted_sctp.error import SCTPError
-from twisted_sctp.notifications import AssocChange
-from twisted_sctp.options import SCTPOptions
-from twisted_sctp.port import MAX_ASSOCS_REASON, SCTPEvent, SCTPMessage, SCTPPort, listenSCTP
-from twisted_sctp.sipmessage import (
+from twisted_sctp.kernel.notifications import AssocChange
+from twisted_sctp.transport.options import SCTPOptions
+from twisted_sctp.transport.port import MAX_ASSOCS_REASON, SCTPEvent, SCTPMessage, SCTPPort, listenSCTP
+from twisted_sctp.sip.message import (
     SIPParseError,
     SIPRequest,
     SIPResponse,

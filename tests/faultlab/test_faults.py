@@ -30,13 +30,13 @@ from tests.faultlab import topology
 from tests.faultlab.peer import Answers, PeerFactory, TransactionClient, Echo
 from tests.integration.helpers import sleep, waitFor
 from tests.integration.support import kernelRequired, requireSCTP
-from twisted_sctp.address import SCTPAddress
-from twisted_sctp.constants import AssocChangeState, PeerAddrState
+from twisted_sctp.transport.address import SCTPAddress
+from twisted_sctp.kernel.constants import AssocChangeState, PeerAddrState
 from twisted_sctp.error import SendQueueFullError
-from twisted_sctp.notifications import PeerAddrChange
-from twisted_sctp.options import SCTPOptions
-from twisted_sctp.port import SCTPEvent, SCTPPort
-from twisted_sctp.sipmessage import SIPParseError, SIPRequest, parseMessage
+from twisted_sctp.kernel.notifications import PeerAddrChange
+from twisted_sctp.transport.options import SCTPOptions
+from twisted_sctp.transport.port import SCTPEvent, SCTPPort
+from twisted_sctp.sip.message import SIPParseError, SIPRequest, parseMessage
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RESULTS = os.environ.get("FAULTLAB_RESULTS") or os.path.join(ROOT, "build", "faultlab")

@@ -264,14 +264,13 @@ def inNamespace(namespace: str) -> Iterator[None]:
 
 class NamespacedKernel:
     """
-    Stands for L{twisted_sctp.sctpsocket} in an L{SCTPPort} whose socket
+    Stands for L{twisted_sctp.kernel.sctpsocket} in an L{SCTPPort} whose socket
     must live in another network namespace: C{openSocket} runs there,
     everything else (which works on the socket) is the module's own.
     """
 
     def __init__(self, namespace: str) -> None:
-        from twisted_sctp import sctpsocket
-
+        from twisted_sctp.kernel import sctpsocket
         self.namespace = namespace
         self._module = sctpsocket
 
@@ -604,8 +603,8 @@ class Topology:
         Start an L{SCTPPort} of this process whose socket lives in C{host};
         it is stopped by L{destroy}.
         """
-        from twisted_sctp.options import SCTPOptions
-        from twisted_sctp.port import SCTPPort
+        from twisted_sctp.transport.options import SCTPOptions
+        from twisted_sctp.transport.port import SCTPPort
 
         if reactor is None:
             from twisted.internet import reactor as _reactor

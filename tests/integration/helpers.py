@@ -12,8 +12,8 @@ from twisted.internet import defer, main, reactor, task
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 
-from twisted_sctp.options import SCTPOptions
-from twisted_sctp.port import SCTPMessage, SCTPPort, listenSCTP
+from twisted_sctp.transport.options import SCTPOptions
+from twisted_sctp.transport.port import SCTPMessage, SCTPPort, listenSCTP
 
 
 class Recorder(Protocol):

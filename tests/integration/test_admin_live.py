@@ -20,9 +20,9 @@ from twisted.web.client import Agent, readBody
 
 from tests.integration.helpers import Echo, Recorder, RecordingFactory, listen, sleep, waitFor
 from tests.integration.support import requireSCTP
-from twisted_sctp import sctpsocket
-from twisted_sctp.admin import AdminClient, ChangeRefused, makeAdminService
-from twisted_sctp.constants import SPPFlags
+from twisted_sctp.kernel import sctpsocket
+from twisted_sctp.admin.server import AdminClient, ChangeRefused, makeAdminService
+from twisted_sctp.kernel.constants import SPPFlags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -48,7 +48,7 @@ def ctlCommand() -> List[str]:
     script = os.path.join(os.path.dirname(sys.executable), "sctp-sipctl")
     if os.path.exists(script):
         return [script]
-    return [sys.executable, "-m", "twisted_sctp.ctl"]
+    return [sys.executable, "-m", "twisted_sctp.admin.ctl"]
 
 
 def runCtl(admin: Optional[str], *argv: str, path: str = ROOT) -> "defer.Deferred[Tuple[bytes, bytes, int]]":

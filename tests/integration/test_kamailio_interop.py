@@ -66,7 +66,7 @@ from tests.integration.test_sip_sipp import (
     sipp,
     spawn,
 )
-from twisted_sctp.admin import AdminClient
+from twisted_sctp.admin.server import AdminClient
 
 KAMAILIO_DIR = os.path.join(ROOT, "tests", "kamailio")
 RELAY_CFG = os.path.join(KAMAILIO_DIR, "relay.cfg")

@@ -1,5 +1,5 @@
 """
-Real-kernel tests of L{twisted_sctp.sctpsocket}: every option we set is read
+Real-kernel tests of L{twisted_sctp.kernel.sctpsocket}: every option we set is read
 back from the kernel (run under scripts/with-sctp-kernel).
 """
 
@@ -16,8 +16,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.integration.support import requireSCTP
-from twisted_sctp import sctpsocket
-from twisted_sctp.constants import (
+from twisted_sctp.kernel import sctpsocket
+from twisted_sctp.kernel.constants import (
     IPPROTO_SCTP,
     MSG_NOTIFICATION,
     SOL_SCTP,
@@ -27,8 +27,8 @@ from twisted_sctp.constants import (
     SockOpt,
     SPPFlags,
 )
-from twisted_sctp.options import INTERNAL_OPTIONS, KERNEL_OPTIONS, OPTION_NAMES, SCTPOptions
-from twisted_sctp.sockopt import EventSubscribe, packSockaddrs
+from twisted_sctp.transport.options import INTERNAL_OPTIONS, KERNEL_OPTIONS, OPTION_NAMES, SCTPOptions
+from twisted_sctp.kernel.sockopt import EventSubscribe, packSockaddrs
 
 _SYSCTL = "/proc/sys/net/sctp/"
 _ASSOC_CHANGE = struct.Struct("=HHIHHHHi")

@@ -25,7 +25,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.integration.helpers import waitFor
 from tests.integration.support import IPPROTO_SCTP, kernelRequired, requireSCTP
-from twisted_sctp.sipmessage import parseMessage
+from twisted_sctp.sip.message import parseMessage
 from twisted_sctp.tap import SIPService
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -275,7 +275,7 @@ class SIPpTests(ServerMixin, TestCase):
 
         from twisted.protocols import sip as tsip
 
-        from twisted_sctp.sip import listenDatagramSCTP
+        from twisted_sctp.sip.transport import listenDatagramSCTP
 
         spec = importlib.util.spec_from_file_location("sip_registerproxy", os.path.join(ROOT, "examples", "sip_registerproxy.py"))
         assert spec is not None and spec.loader is not None

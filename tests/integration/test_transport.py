@@ -16,11 +16,11 @@ from twisted.trial.unittest import TestCase
 
 from tests.integration.helpers import Echo, Recorder, RecordingFactory, listen, sleep, waitFor
 from tests.integration.support import requireSCTP
-from twisted_sctp import sctpsocket
-from twisted_sctp.constants import SO_TIMESTAMPNS, AssocChangeState
+from twisted_sctp.kernel import sctpsocket
+from twisted_sctp.kernel.constants import SO_TIMESTAMPNS, AssocChangeState
 from twisted_sctp.error import AssociationLimitError
-from twisted_sctp.notifications import AssocChange
-from twisted_sctp.port import MAX_ASSOCS_REASON, SCTPEvent
+from twisted_sctp.kernel.notifications import AssocChange
+from twisted_sctp.transport.port import MAX_ASSOCS_REASON, SCTPEvent
 from twisted_sctp.testing import RecordingProducer as Producer
 
 

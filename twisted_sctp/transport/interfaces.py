@@ -18,7 +18,7 @@ class IAssociationTransport(ITransport, IConsumer):
     factory built for it.  Each C{write} is one SCTP user message.
     """
 
-    association = Attribute("The L{twisted_sctp.association.Association} record.")
+    association = Attribute("The L{twisted_sctp.transport.registry.Association} record.")
 
     def write(data: bytes) -> None:
         """
@@ -56,5 +56,5 @@ class IMessageProtocol(Interface):
 
     def messageReceived(message: Any) -> None:
         """
-        One SCTP user message arrived (an L{twisted_sctp.port.SCTPMessage}).
+        One SCTP user message arrived (an L{twisted_sctp.transport.port.SCTPMessage}).
         """

@@ -4,7 +4,7 @@ The datagram adapter: an application written for SIP over UDP with Twisted
 (C{twisted.protocols.sip.Base}, C{Proxy}, C{RegisterProxy}, or any
 C{DatagramProtocol}) runs over SCTP unchanged.
 
-Public names are re-exported by L{twisted_sctp.sip}.
+Public names are re-exported by L{twisted_sctp.sip.transport}.
 
   - Each SCTP message is one datagram: C{datagramReceived(payload, (host,
     port))}, the address being the peer path it came from.
@@ -32,12 +32,12 @@ from twisted.internet.interfaces import IUDPTransport
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 from twisted.logger import Logger
 
-from twisted_sctp.address import HostPort, SCTPAddress, familyOf, normalizeHost
-from twisted_sctp.association import AssociationState
+from twisted_sctp.transport.address import HostPort, SCTPAddress, familyOf, normalizeHost
+from twisted_sctp.transport.registry import AssociationState
 from twisted_sctp.error import SCTPError
-from twisted_sctp.options import SCTPOptions
-from twisted_sctp.port import SCTPMessage, SCTPPort
-from twisted_sctp.sipmessage import KEEPALIVE_PING, KEEPALIVE_PONG
+from twisted_sctp.transport.options import SCTPOptions
+from twisted_sctp.transport.port import SCTPMessage, SCTPPort
+from twisted_sctp.sip.message import KEEPALIVE_PING, KEEPALIVE_PONG
 
 _TOP_VIA_UDP = re.compile(rb"(\n(?:via|v)[ \t]*:[ \t]*SIP[ \t]*/[ \t]*2\.0[ \t]*/[ \t]*)UDP(?=[ \t])", re.IGNORECASE)
 

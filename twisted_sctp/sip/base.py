@@ -3,7 +3,7 @@
 Values of the SIP transport layer: where a message came from and goes to,
 settings, counters, the C{;i=} flow token of our Via, and the address a
 response goes to by its Via.  Public names are re-exported by
-L{twisted_sctp.sip}.
+L{twisted_sctp.sip.transport}.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from twisted.internet import error as ierror
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from twisted_sctp.address import HostPort, normalizeHost
-from twisted_sctp.association import Association
+from twisted_sctp.transport.address import HostPort, normalizeHost
+from twisted_sctp.transport.registry import Association
 from twisted_sctp.error import SCTPError
-from twisted_sctp.sipmessage import SIPRequest, SIPResponse, Via
+from twisted_sctp.sip.message import SIPRequest, SIPResponse, Via
 
 #: The SIP port for SCTP and UDP (RFC 3261, RFC 4168).
 DEFAULT_PORT = 5060
@@ -151,7 +151,7 @@ class ISIPReceiver(Interface):
         A well-formed request arrived (its top Via already carries
         C{received}/C{rport} where needed).
 
-        @raise twisted_sctp.sipmessage.SIPParseError: the request is
+        @raise twisted_sctp.sip.message.SIPParseError: the request is
             malformed in a way only the application saw; the transport
             answers it with the error's status hint.
         """

@@ -27,7 +27,7 @@ import attrs
 
 from twisted.internet.interfaces import IReactorTime
 
-from twisted_sctp.address import HostPort, SCTPAddress, normalizeHost
+from twisted_sctp.transport.address import HostPort, SCTPAddress, normalizeHost
 
 
 class AssociationState(enum.Enum):
@@ -54,7 +54,7 @@ class Association:
         ...), from PEER_ADDR_CHANGE events.
     @ivar outgoing: whether we opened it.
     @ivar protocol: the protocol the factory built for it, once up.
-    @ivar transport: its L{twisted_sctp.port.AssociationTransport}.
+    @ivar transport: its L{twisted_sctp.transport.port.AssociationTransport}.
     @ivar closeReason: how it ended, once closed.
     """
 

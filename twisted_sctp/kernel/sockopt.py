@@ -4,7 +4,7 @@ A pure codec for the Linux SCTP socket API structures: socket addresses,
 send/receive information (ancillary data) and socket option values.
 
 Nothing here touches a socket.  Every layout is the native x86_64 one; the
-notification structures are in L{twisted_sctp.notifications}.
+notification structures are in L{twisted_sctp.kernel.notifications}.
 """
 
 # Layouts checked with gcc 12.2 against <linux/sctp.h> from linux-libc-dev
@@ -41,7 +41,7 @@ from typing import Any, ClassVar, Dict, Iterable, List, Optional, Tuple, Type, T
 
 import attrs
 
-from twisted_sctp.constants import IPPROTO_SCTP, SO_TIMESTAMPNS, CmsgType
+from twisted_sctp.kernel.constants import IPPROTO_SCTP, SO_TIMESTAMPNS, CmsgType
 
 HostPort = Tuple[str, int]
 """
@@ -279,7 +279,7 @@ class SndRcvInfo(_FlatStruct):
         four bytes to the wire unchanged, so pass C{socket.htonl(ppid)} for
         the conventional network byte order (and C{socket.ntohl} what comes
         back).
-    @ivar flags: L{twisted_sctp.constants.SendFlags}, plus a PR-SCTP policy.
+    @ivar flags: L{twisted_sctp.kernel.constants.SendFlags}, plus a PR-SCTP policy.
     @ivar timetolive: milliseconds (0 for reliable).
     """
 
@@ -338,7 +338,7 @@ class PRInfo(_FlatStruct):
     """
     C{struct sctp_prinfo} (8 bytes): the C{SCTP_PRINFO} control message.
 
-    @ivar policy: a L{twisted_sctp.constants.PRPolicy}.
+    @ivar policy: a L{twisted_sctp.kernel.constants.PRPolicy}.
     @ivar value: for C{TTL}, milliseconds; for C{RTX}, retransmissions.
     """
 
@@ -498,7 +498,7 @@ class PeerAddrParams:
 
     @ivar address: the peer address, or L{None} for every address of the
         association (an all-zero C{sockaddr_storage}).  See L{forFamily}.
-    @ivar flags: L{twisted_sctp.constants.SPPFlags}.
+    @ivar flags: L{twisted_sctp.kernel.constants.SPPFlags}.
     """
 
     _layout: ClassVar[struct.Struct] = struct.Struct("=i128sIHIIIIBx")
@@ -560,7 +560,7 @@ class PeerAddrInfo:
     """
     C{struct sctp_paddrinfo} (C{SCTP_GET_PEER_ADDR_INFO}, 152 bytes packed).
 
-    @ivar state: a L{twisted_sctp.constants.TransportState}.
+    @ivar state: a L{twisted_sctp.kernel.constants.TransportState}.
     @ivar srtt: smoothed round trip time, ms.
     @ivar rto: retransmission timeout, ms.
     """
@@ -593,7 +593,7 @@ class Status:
     C{struct sctp_status} (C{SCTP_STATUS}, 176 bytes): 24 bytes of
     association state followed by the primary path's L{PeerAddrInfo}.
 
-    @ivar state: a L{twisted_sctp.constants.AssocState}.
+    @ivar state: a L{twisted_sctp.kernel.constants.AssocState}.
     @ivar unackdata: DATA chunks waiting for acknowledgement.
     @ivar penddata: DATA chunks waiting to be read.
     """

@@ -38,8 +38,8 @@ from typing import Callable, ClassVar, Dict, Tuple, Type, TypeVar, Union
 
 import attrs
 
-from twisted_sctp.constants import NotificationType
-from twisted_sctp.sockopt import (
+from twisted_sctp.kernel.constants import NotificationType
+from twisted_sctp.kernel.sockopt import (
     CodecError,
     HostPort,
     SndInfo,
@@ -97,7 +97,7 @@ class AssocChange:
     """
     C{SCTP_ASSOC_CHANGE} (C{struct sctp_assoc_change}, 20 bytes + C{info}).
 
-    @ivar state: an L{twisted_sctp.constants.AssocChangeState}.
+    @ivar state: an L{twisted_sctp.kernel.constants.AssocChangeState}.
     @ivar error: the error cause code (host order) for C{COMM_LOST} and
         C{CANT_STR_ASSOC}.
     @ivar info: for C{COMM_LOST} and C{CANT_STR_ASSOC}, the ABORT chunk that
@@ -152,7 +152,7 @@ class PeerAddrChange:
 
     @ivar address: the peer address; C{("", 0)} if its family is
         C{AF_UNSPEC}.
-    @ivar state: a L{twisted_sctp.constants.PeerAddrState}.
+    @ivar state: a L{twisted_sctp.kernel.constants.PeerAddrState}.
     """
 
     type: ClassVar[int] = NotificationType.PEER_ADDR_CHANGE
@@ -323,7 +323,7 @@ class PartialDeliveryEvent(_FixedNotification):
     C{SCTP_PARTIAL_DELIVERY_EVENT} (C{struct sctp_pdapi_event}, 24 bytes; 16
     on kernels without C{stream} and C{seq}, which then decode as 0).
 
-    @ivar indication: a L{twisted_sctp.constants.PartialDeliveryIndication}.
+    @ivar indication: a L{twisted_sctp.kernel.constants.PartialDeliveryIndication}.
     """
 
     type: ClassVar[int] = NotificationType.PARTIAL_DELIVERY_EVENT
@@ -365,7 +365,7 @@ class AuthenticationEvent(_FixedNotification):
     """
     C{SCTP_AUTHENTICATION_EVENT} (C{struct sctp_authkey_event}, 20 bytes).
 
-    @ivar indication: an L{twisted_sctp.constants.AuthIndication}.
+    @ivar indication: an L{twisted_sctp.kernel.constants.AuthIndication}.
     """
 
     type: ClassVar[int] = NotificationType.AUTHENTICATION_EVENT

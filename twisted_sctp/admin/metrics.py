@@ -3,7 +3,7 @@
 Prometheus metrics of the SIP server, served over twisted.web in the
 Prometheus text format at C{/metrics}.
 
-    from twisted_sctp.metrics import makeMetricsService
+    from twisted_sctp.admin.metrics import makeMetricsService
     makeMetricsService(reactor, "tcp:9464", sipService).setServiceParent(top)
 
 The counters are read from the live listeners at scrape time (a custom
@@ -20,7 +20,7 @@ or sampled in between).  Every per-listener series has a C{listener} label
     (-1 while tracking is off); C{sctp_tracked_connections_created_total}
     (C{sctp.info}'s total_connections).
   - Ours: C{sctp_messages_in_total} and the other counters of
-    L{twisted_sctp.stats.SCTPStats} as C{sctp_<name>_total};
+    L{twisted_sctp.transport.stats.SCTPStats} as C{sctp_<name>_total};
     C{sctp_dropped_messages_total{reason}}; C{sctp_associations{state}};
     C{sctp_option{name}} (the configured 19 options).
   - SIP: C{sip_<name>} for each of C{sipService.sipStats()} (untyped: the SIP
@@ -49,10 +49,10 @@ from twisted.python import usage
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-from twisted_sctp import _adminview as view
-from twisted_sctp._adminauth import EndpointError, serverEndpoint
-from twisted_sctp.options import OPTION_NAMES
-from twisted_sctp.stats import DROP_REASONS, KAMAILIO_COUNTERS
+from twisted_sctp.admin import view
+from twisted_sctp.admin.auth import EndpointError, serverEndpoint
+from twisted_sctp.transport.options import OPTION_NAMES
+from twisted_sctp.transport.stats import DROP_REASONS, KAMAILIO_COUNTERS
 
 __all__ = ["SCTPCollector", "MetricsResource", "makeMetricsService"]
 
@@ -93,7 +93,7 @@ class SCTPCollector:
     def __init__(self, sipService: Any, readSNMP: Optional[Callable[[], Dict[str, int]]] = None) -> None:
         self._sipService = sipService
         if readSNMP is None:
-            from twisted_sctp.sctpsocket import readSNMP as _read
+            from twisted_sctp.kernel.sctpsocket import readSNMP as _read
 
             readSNMP = _read
         self._readSNMP = readSNMP

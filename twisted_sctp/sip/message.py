@@ -40,7 +40,7 @@ from typing import Any, Callable, Container, Iterable, Mapping, TypeVar, Union
 
 import attrs
 
-from twisted_sctp._sipheaders import (
+from twisted_sctp.sip.headers import (
     COMPACT_FORMS, DIALOG_HEADERS, REASON_PHRASES, TOKEN_RE, CSeq, LocalSIPError,
     NameAddr, SIPParseError, SIPURI, Via, canonicalName, isPlainNameAddr, parseCSeq,
     parseDeltaSeconds, parseHost, parseInteger, parseNameAddr, parseNameAddrList, parseURI,

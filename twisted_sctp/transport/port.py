@@ -37,9 +37,9 @@ from twisted.internet.interfaces import (
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from twisted_sctp.address import HostPort, SCTPAddress, familyOf, normalizeHost
-from twisted_sctp.association import Association, AssociationRegistry, AssociationState
-from twisted_sctp.constants import (
+from twisted_sctp.transport.address import HostPort, SCTPAddress, familyOf, normalizeHost
+from twisted_sctp.transport.registry import Association, AssociationRegistry, AssociationState
+from twisted_sctp.kernel.constants import (
     IPPROTO_SCTP,
     MSG_EOR,
     MSG_NOTIFICATION,
@@ -56,10 +56,10 @@ from twisted_sctp.error import (
     SendQueueFullError,
     UnknownAssociationError,
 )
-from twisted_sctp.interfaces import IAssociationTransport
-from twisted_sctp.options import SCTPOptions, RuntimeChange, changeOption
-from twisted_sctp._readpolicy import ReadPolicy
-from twisted_sctp.notifications import (
+from twisted_sctp.transport.interfaces import IAssociationTransport
+from twisted_sctp.transport.options import SCTPOptions, RuntimeChange, changeOption
+from twisted_sctp.kernel.readpolicy import ReadPolicy
+from twisted_sctp.kernel.notifications import (
     AssocChange,
     PartialDeliveryEvent,
     PeerAddrChange,
@@ -69,8 +69,8 @@ from twisted_sctp.notifications import (
     ShutdownEvent,
     decodeNotification,
 )
-from twisted_sctp.sockopt import CodecError, SndRcvInfo, receiveInfo, receiveTime
-from twisted_sctp.stats import SCTPStats
+from twisted_sctp.kernel.sockopt import CodecError, SndRcvInfo, receiveInfo, receiveTime
+from twisted_sctp.transport.stats import SCTPStats
 
 #: The reason text carried in the ABORT of an association over max_assocs.
 MAX_ASSOCS_REASON = b"Maximum configured number of open associations exceeded"
@@ -290,8 +290,7 @@ class SCTPPort:
         self.interfaces = [normalizeHost(h) for h in interfaces] or ["0.0.0.0"]
         self.options = options if options is not None else SCTPOptions()
         if kernel is None:
-            from twisted_sctp import sctpsocket
-
+            from twisted_sctp.kernel import sctpsocket
             kernel = sctpsocket
         self._kernel: Any = kernel
         self.family = socket.AF_INET6 if any(familyOf(h) == socket.AF_INET6 for h in self.interfaces) else socket.AF_INET

@@ -4,19 +4,19 @@ The management endpoint of the SIP server: AMP commands over any Twisted
 server endpoint, and L{AdminClient} for Python users (C{sctp-sipctl} is
 built on it).
 
-    from twisted_sctp.admin import makeAdminService
+    from twisted_sctp.admin.server import makeAdminService
     makeAdminService(reactor, "unix:sctp-sip.admin:mode=600", sipService,
                      None).setServiceParent(top)
 
 C{sipService} is anything with C{ports} (the started
-L{twisted_sctp.port.SCTPPort}s), C{sipStats()} (the SIP layer's counters)
+L{twisted_sctp.transport.port.SCTPPort}s), C{sipStats()} (the SIP layer's counters)
 and C{server}.
 
-Commands (see L{twisted_sctp._admincommands}): L{Challenge},
+Commands (see L{twisted_sctp.admin.protocol}): L{Challenge},
 L{Authenticate}, L{Info}, L{Options}, L{SetOption}, L{Stats},
 L{Associations}, L{AbortAssociation}, L{ShutdownAssociation}.
 
-Security (see L{twisted_sctp._adminauth} and docs/operations.md): the default
+Security (see L{twisted_sctp.admin.auth} and docs/operations.md): the default
 endpoint is a unix socket with mode 0600 in the run directory; TCP binds
 loopback unless told otherwise; a non-local endpoint needs a secret file;
 with a secret, a client gets no answer to any command before it has
@@ -36,8 +36,8 @@ from twisted.protocols import amp
 from twisted.python import usage
 from twisted.python.failure import Failure
 
-from twisted_sctp import _adminview as view
-from twisted_sctp._adminauth import (
+from twisted_sctp.admin import view
+from twisted_sctp.admin.auth import (
     ADMIN_ENV,
     DEFAULT_ADMIN_ENDPOINT,
     DEFAULT_ADMIN_PATH,
@@ -48,8 +48,8 @@ from twisted_sctp._adminauth import (
     newNonce,
     serverEndpoint,
 )
-from twisted_sctp._adminclient import AdminClient
-from twisted_sctp._admincommands import (
+from twisted_sctp.admin.client import AdminClient
+from twisted_sctp.admin.protocol import (
     DEFAULT_PAGE,
     JSON,
     MAX_PAGE,
@@ -64,7 +64,7 @@ from twisted_sctp._admincommands import (
     ShutdownAssociation,
     Stats,
 )
-from twisted_sctp._adminview import (
+from twisted_sctp.admin.view import (
     AdminError,
     AmbiguousAssociation,
     AssociationNotReady,
@@ -123,7 +123,7 @@ _PAGE_BUDGET = 60000
 
 
 def _defaultSNMP() -> Dict[str, int]:
-    from twisted_sctp.sctpsocket import readSNMP
+    from twisted_sctp.kernel.sctpsocket import readSNMP
 
     return readSNMP()
 

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_admin -*-
 """
 What the admin endpoint and the metrics show, computed from the listeners
-(L{twisted_sctp.port.SCTPPort}s) of the SIP service: Kamailio's C{sctp.info},
+(L{twisted_sctp.transport.port.SCTPPort}s) of the SIP service: Kamailio's C{sctp.info},
 C{sctp.options} (with its parameter syntax and faults) and counters, summed
 over the listeners, plus ours.  Pure: no I/O except the optional kernel reads
 the caller asks for; the errors are the admin's typed AMP errors.
@@ -13,10 +13,10 @@ import ipaddress
 import socket
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from twisted_sctp.association import Association, AssociationState
+from twisted_sctp.transport.registry import Association, AssociationState
 from twisted_sctp.error import OptionError, UnknownOptionError
-from twisted_sctp.options import OPTION_NAMES, PREFIX, RuntimeChange, changeOption
-from twisted_sctp.stats import KAMAILIO_COUNTERS
+from twisted_sctp.transport.options import OPTION_NAMES, PREFIX, RuntimeChange, changeOption
+from twisted_sctp.transport.stats import KAMAILIO_COUNTERS
 
 
 class AdminError(Exception):

@@ -5,14 +5,14 @@ and the raw socket-option calls, and nothing else in twisted-sctp does.
 
 pysctp is used for C{bindx} (secondary addresses of a multihomed
 listener).  Its gaps are filled here with C{setsockopt}/C{getsockopt} and
-the codec in L{twisted_sctp.sockopt}: pysctp lacks C{SCTP_DELAYED_SACK},
+the codec in L{twisted_sctp.kernel.sockopt}: pysctp lacks C{SCTP_DELAYED_SACK},
 C{SCTP_MAX_BURST}, C{SCTP_GET_ASSOC_ID_LIST} and an assoc id from
 C{connectx}, and its C{get_rtoinfo} is broken.  The stdlib C{getsockopt}
 passes an uninitialised buffer, but SCTP getsockopts read input fields
 (C{assoc_id}, C{ss_family}), so L{getsockoptBuffer} calls libc through
 C{ctypes} with a prepared buffer.
 
-Decisions (see also L{twisted_sctp.options}):
+Decisions (see also L{twisted_sctp.transport.options}):
 
   - Receive information: we keep the legacy C{SCTP_SNDRCV} control message
     (32-byte C{sctp_sndrcvinfo} on every data message, enabled by the
@@ -60,10 +60,10 @@ from typing import Callable, Dict, List, Mapping, Sequence, Tuple
 
 import sctp as _pysctp  # pysctp
 
-from twisted_sctp.constants import FUTURE_ASSOC, IPPROTO_SCTP, SO_TIMESTAMPNS, SOL_SCTP, SockOpt, SPPFlags
+from twisted_sctp.kernel.constants import FUTURE_ASSOC, IPPROTO_SCTP, SO_TIMESTAMPNS, SOL_SCTP, SockOpt, SPPFlags
 from twisted_sctp.error import SCTPUnavailableError
-from twisted_sctp.options import KERNEL_OPTIONS, OPTION_NAMES, OPTIONS, SCTPOptions
-from twisted_sctp.sockopt import (
+from twisted_sctp.transport.options import KERNEL_OPTIONS, OPTION_NAMES, OPTIONS, SCTPOptions
+from twisted_sctp.kernel.sockopt import (
     AssocParams, AssocValue, CodecError, EventSubscribe, InitMsg, PeerAddrParams,
     RTOInfo, SackInfo, Status, packSockaddrs, unpackAddrList, unpackAssocIDList,
 )
@@ -632,7 +632,7 @@ def applyRuntimeOption(sock: socket.socket, name: str, value: int, family: int) 
 
     Internal options and 0 ("keep") values write nothing.
 
-    @param name: a canonical option name (see L{twisted_sctp.options}).
+    @param name: a canonical option name (see L{twisted_sctp.transport.options}).
     @param value: the new value, already validated (C{changeOption}).
     @raise OSError: the kernel refused.
     @raise ValueError: C{name} is read-only at run time.

@@ -4,7 +4,7 @@ Pure parsers for SIP URIs and for the structured SIP header fields (Via,
 name-addr lists, CSeq, delta-seconds), plus the SIP error classes and the
 reason-phrase table.
 
-This is the private half of L{twisted_sctp.sipmessage}, which re-exports the
+This is the private half of L{twisted_sctp.sip.message}, which re-exports the
 public names.  Nothing here does I/O.
 
 Header values arrive as C{str}: the message parser decodes the header block as

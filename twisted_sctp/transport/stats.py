@@ -45,7 +45,7 @@ DROP_REASONS = (
 class SCTPStats:
     """
     The counters of one port.  The two C{current_*} figures are computed
-    from the registry, see L{twisted_sctp.association.AssociationRegistry}.
+    from the registry, see L{twisted_sctp.transport.registry.AssociationRegistry}.
     """
 
     established: int = 0

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_sipserver -*-
 """
 The SIP application behind C{twistd sctp-sip}: an OPTIONS responder, a
-registrar and a stateless proxy, above L{twisted_sctp.sip.SIPTransport}.
+registrar and a stateless proxy, above L{twisted_sctp.sip.transport.SIPTransport}.
 
 No sockets and no wall clock here: time comes from an injected
 L{IReactorTime}, and every send goes through the transport.
@@ -22,7 +22,7 @@ Request handling (RFC 3261 section 16, stateless):
   says C{transport=udp}) with a branch computed from the request (so that a
   CANCEL or the ACK of a non-2xx gets the INVITE's branch, RFC 3261 16.11)
   and with C{;i=<token>} naming the association the request came on
-  (L{twisted_sctp.sip.encodeFlowToken}, as Kamailio does).  ACK, CANCEL
+  (L{twisted_sctp.sip.transport.encodeFlowToken}, as Kamailio does).  ACK, CANCEL
   and BYE are forwarded the same way; an ACK is never answered.
 
 Responses: our Via is removed and the response sent to the next Via: on the
@@ -47,14 +47,14 @@ from zope.interface import implementer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from twisted_sctp._sipheaders import canonicalName, splitOutside
-from twisted_sctp.address import normalizeHost
-from twisted_sctp.association import AssociationState
-from twisted_sctp.sip import (
+from twisted_sctp.sip.headers import canonicalName, splitOutside
+from twisted_sctp.transport.address import normalizeHost
+from twisted_sctp.transport.registry import AssociationState
+from twisted_sctp.sip.transport import (
     DEFAULT_PORT, SCTP, UDP, Destination, ISIPReceiver, Origin, SIPTransport,
     decodeFlowToken, encodeFlowToken, stableTag, viaDestination,
 )
-from twisted_sctp.sipmessage import (
+from twisted_sctp.sip.message import (
     BRANCH_MAGIC, NameAddr, SIPParseError, SIPRequest, SIPResponse, SIPURI,
     parseURI, popVia, prependVia,
 )

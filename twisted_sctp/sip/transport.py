@@ -1,13 +1,13 @@
 # -*- test-case-name: tests.test_sip -*-
 """
-SIP over SCTP (RFC 4168) on L{twisted_sctp.port.SCTPPort}.
+SIP over SCTP (RFC 4168) on L{twisted_sctp.transport.port.SCTPPort}.
 
 L{SIPTransport} is the SIP transport layer of a server: it owns one or more
 listeners (an SCTP port each, plus an optional UDP socket on the same address
 and port for C{transport=udp} peers), turns every SCTP message into exactly
-one SIP message with L{twisted_sctp.sipmessage.parseMessage}, and hands
+one SIP message with L{twisted_sctp.sip.message.parseMessage}, and hands
 requests and responses to an L{ISIPReceiver} (the application, for example
-L{twisted_sctp.sipserver.SIPServer}) with their L{Origin}.
+L{twisted_sctp.sip.server.SIPServer}) with their L{Origin}.
 
 Receive rules:
   - one SIP message per SCTP message, whatever its stream and PPID;
@@ -48,18 +48,18 @@ from twisted.internet.interfaces import IReactorUDP
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 from twisted.logger import Logger
 
-from twisted_sctp._sipadapter import DatagramAdapter, SCTPDatagramTransport, listenDatagramSCTP, rewriteTopVia
-from twisted_sctp._sipbase import (
+from twisted_sctp.sip.adapter import DatagramAdapter, SCTPDatagramTransport, listenDatagramSCTP, rewriteTopVia
+from twisted_sctp.sip.base import (
     _SEND_ERRORS, DEFAULT_PORT, SCTP, UDP, Destination, ISIPReceiver, Origin, SIPSettings,
     SIPStats, _snippet, _WarningLimiter, decodeFlowToken, encodeFlowToken, stableTag,
     viaDestination,
 )
-from twisted_sctp._sipheaders import splitOutside
-from twisted_sctp.address import HostPort, familyOf, normalizeHost
-from twisted_sctp.association import Association, AssociationState
-from twisted_sctp.options import SCTPOptions
-from twisted_sctp.port import SCTPMessage, SCTPPort
-from twisted_sctp.sipmessage import (
+from twisted_sctp.sip.headers import splitOutside
+from twisted_sctp.transport.address import HostPort, familyOf, normalizeHost
+from twisted_sctp.transport.registry import Association, AssociationState
+from twisted_sctp.transport.options import SCTPOptions
+from twisted_sctp.transport.port import SCTPMessage, SCTPPort
+from twisted_sctp.sip.message import (
     KEEPALIVE_PING, KEEPALIVE_PONG, LocalSIPError, SIPMessage, SIPParseError, SIPRequest,
     SIPResponse, makeErrorResponse, makeResponse, parseMessage, responseBytes,
 )

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_admin -*-
 """
 The AMP commands of the admin endpoint (re-exported by
-L{twisted_sctp.admin}).
+L{twisted_sctp.admin.server}).
 
 Values: scalars are C{amp.Integer}/C{amp.Unicode}/C{amp.Boolean}; the flat
 dictionaries (info, options, counters) and the association list travel as
@@ -17,7 +17,7 @@ from typing import Any, Dict, Type
 
 from twisted.protocols import amp
 
-from twisted_sctp._adminview import (
+from twisted_sctp.admin.view import (
     AmbiguousAssociation,
     AssociationNotReady,
     AuthenticationFailed,
