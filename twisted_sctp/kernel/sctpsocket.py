@@ -75,7 +75,7 @@ __all__ = [
     "SUBSCRIBED_EVENTS", "UNAVAILABLE_ERRNOS",
 ]
 
-HostPort = Tuple[str, int]
+from twisted_sctp.transport.address import HostPort  # noqa: E402  (one definition)
 
 #: errnos of C{socket()} that mean "this kernel has no SCTP".
 UNAVAILABLE_ERRNOS = (

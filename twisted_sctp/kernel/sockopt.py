@@ -43,7 +43,7 @@ import attrs
 
 from twisted_sctp.kernel.constants import IPPROTO_SCTP, SO_TIMESTAMPNS, CmsgType
 
-HostPort = Tuple[str, int]
+from twisted_sctp.transport.address import HostPort  # noqa: E402  (one definition)
 """
 An IP address as text and a port.
 """
