@@ -1,0 +1,219 @@
+"""
+The user-space engine against Linux's own SCTP over UDP encapsulation
+(RFC 6951), in the kernel guest: C{net.sctp.udp_port} is the kernel's UDP
+port, C{net.sctp.encap_port} points at ours.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import subprocess
+import struct
+from typing import Any, Callable, List, Optional
+
+from twisted.internet import defer, reactor, threads
+from twisted.trial.unittest import TestCase
+
+from tests.integration.helpers import waitFor
+from tests.integration.support import IPPROTO_SCTP, requireSCTP
+from twisted_sctp.engine import (
+    AssocChange,
+    AssociationChanged,
+    Endpoint,
+    EngineConfig,
+    Event,
+    MessageReceived,
+)
+from twisted_sctp.engine.udp import UDPCarrier
+
+KERNEL_UDP = 9899
+OUR_UDP = 9911
+MSG_EOR = 0x80
+SCTP_NODELAY = 3
+
+_SYSCTL = "/proc/sys/net/sctp/"
+
+
+def _readSysctl(name: str) -> str:
+    with open(_SYSCTL + name) as f:
+        return f.read().strip()
+
+
+def _writeSysctl(name: str, value: str) -> None:
+    with open(_SYSCTL + name, "w") as f:
+        f.write(value)
+
+
+class EngineSide:
+    """
+    An engine endpoint on the real reactor, recording its events and
+    optionally echoing every message.
+    """
+
+    def __init__(self, testCase: TestCase, sctpPort: int, echo: bool = False, config: Optional[EngineConfig] = None) -> None:
+        self.events: List[Event] = []
+        self.echo = echo
+        self.endpoint = Endpoint(sctpPort, config or EngineConfig(rtoMin=0.05, rtoInitial=0.3, hbInterval=None))
+        self.carrier = UDPCarrier(reactor, self._onEvent, encapPort=KERNEL_UDP)
+        self.carrier.addEndpoint(self.endpoint)
+        self.port = reactor.listenUDP(OUR_UDP, self.carrier, interface="127.0.0.1")  # type: ignore[attr-defined]
+        testCase.addCleanup(self.port.stopListening)
+
+    def _onEvent(self, endpoint: Endpoint, event: Event) -> None:
+        self.events.append(event)
+        if self.echo and isinstance(event, MessageReceived):
+            endpoint.send(event.assocID, event.data, self.carrier.now(), stream=event.stream, ppid=event.ppid)
+
+    def messages(self) -> List[MessageReceived]:
+        return [e for e in self.events if isinstance(e, MessageReceived)]
+
+    def changes(self, change: AssocChange) -> List[AssociationChanged]:
+        return [e for e in self.events if isinstance(e, AssociationChanged) and e.change is change]
+
+    def do(self, fn: Callable[[Endpoint, float], Any]) -> Any:
+        result = fn(self.endpoint, self.carrier.now())
+        self.carrier.pump()
+        return result
+
+
+def _recvMessage(s: socket.socket) -> bytes:
+    """
+    One whole SCTP message from a kernel one-to-one socket (b"" at EOF).
+    """
+    parts: List[bytes] = []
+    while True:
+        data, _, flags, _ = s.recvmsg(1 << 20)
+        if not data:
+            return b"".join(parts)
+        parts.append(data)
+        if flags & MSG_EOR:
+            return b"".join(parts)
+
+
+def _kernelSocket() -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, IPPROTO_SCTP)
+    s.setsockopt(IPPROTO_SCTP, SCTP_NODELAY, 1)
+    s.settimeout(30)
+    return s
+
+
+class KernelInteropTests(TestCase):
+    """
+    Our engine and kernel SCTP talk over UDP encapsulation.
+    """
+
+    timeout = 120
+
+    def setUp(self) -> None:
+        requireSCTP()
+        saved = {n: _readSysctl(n) for n in ("udp_port", "encap_port")}
+        for n, v in saved.items():
+            self.addCleanup(_writeSysctl, n, v)
+        _writeSysctl("udp_port", str(KERNEL_UDP))
+        _writeSysctl("encap_port", str(OUR_UDP))
+
+    @defer.inlineCallbacks
+    def test_kernelClient(self) -> Any:
+        """
+        A kernel client connects to the engine, messages (one of 100 KB)
+        echo both ways, and the kernel's close is a graceful shutdown.
+        """
+        engine = EngineSide(self, 15061, echo=True)
+        s = _kernelSocket()
+        self.addCleanup(s.close)
+        yield threads.deferToThread(s.connect, ("127.0.0.1", 15061))
+        yield waitFor(lambda: engine.changes(AssocChange.COMM_UP), what="COMM_UP on the engine")
+        for payload in (b"hello engine", os.urandom(100000), b"after the big one"):
+            yield threads.deferToThread(s.sendall, payload)
+            echoed = yield threads.deferToThread(_recvMessage, s)
+            self.assertEqual(echoed, payload)
+        self.assertEqual([len(m.data) for m in engine.messages()], [12, 100000, 17])
+        s.close()
+        yield waitFor(lambda: engine.changes(AssocChange.SHUTDOWN_COMP), what="SHUTDOWN_COMP on the engine")
+        self.assertEqual(engine.endpoint.associations(), [])
+
+    @defer.inlineCallbacks
+    def test_engineClient(self) -> Any:
+        """
+        The engine connects to a kernel echo server, exchanges messages (one
+        of 100 KB), and shuts down gracefully: the kernel reads EOF.
+        """
+        listener = _kernelSocket()
+        self.addCleanup(listener.close)
+        listener.bind(("127.0.0.1", 15062))
+        listener.listen(5)
+        accepted = threads.deferToThread(listener.accept)
+        engine = EngineSide(self, 15063)
+        aid = engine.do(lambda ep, now: ep.connect("127.0.0.1", 15062, now))
+        conn, _ = yield accepted
+        self.addCleanup(conn.close)
+        yield waitFor(lambda: engine.changes(AssocChange.COMM_UP), what="COMM_UP on the engine")
+        big = os.urandom(100000)
+        engine.do(lambda ep, now: ep.send(aid, b"from the engine", now))
+        engine.do(lambda ep, now: ep.send(aid, big, now, stream=1, ppid=51))
+        first = yield threads.deferToThread(_recvMessage, conn)
+        second = yield threads.deferToThread(_recvMessage, conn)
+        self.assertEqual((first, second), (b"from the engine", big))
+        yield threads.deferToThread(conn.sendall, big[::-1])
+        yield waitFor(lambda: engine.messages(), what="the kernel's 100 KB message")
+        self.assertEqual(engine.messages()[0].data, big[::-1])
+        engine.do(lambda ep, now: ep.shutdown(aid, now))
+        eof = yield threads.deferToThread(_recvMessage, conn)
+        self.assertEqual(eof, b"")
+        yield waitFor(lambda: engine.changes(AssocChange.SHUTDOWN_COMP), what="SHUTDOWN_COMP on the engine")
+
+    @defer.inlineCallbacks
+    def test_abortBothWays(self) -> Any:
+        """
+        The engine's ABORT resets the kernel's socket; the kernel's ABORT
+        (close with linger 0) is COMM_LOST on the engine.
+        """
+        engine = EngineSide(self, 15064)
+        for who in ("engine", "kernel"):
+            s = _kernelSocket()
+            self.addCleanup(s.close)
+            yield threads.deferToThread(s.connect, ("127.0.0.1", 15064))
+            yield waitFor(lambda: len(engine.changes(AssocChange.COMM_UP)) == (1 if who == "engine" else 2), what="COMM_UP")
+            aid = engine.changes(AssocChange.COMM_UP)[-1].assocID
+            if who == "engine":
+                engine.do(lambda ep, now: ep.abort(aid, now, b"test"))
+                with self.assertRaises(OSError) as e:
+                    yield threads.deferToThread(_recvMessage, s)
+                self.assertEqual(e.exception.errno, errno.ECONNRESET)
+            else:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
+                yield waitFor(lambda: len(engine.changes(AssocChange.COMM_LOST)) == 2, what="COMM_LOST on the engine")
+                self.assertEqual(engine.changes(AssocChange.COMM_LOST)[-1].reason, "peer abort")
+        self.assertEqual(engine.endpoint.associations(), [])
+
+    @defer.inlineCallbacks
+    def test_lossyPath(self) -> Any:
+        """
+        With 10% loss and 5 ms delay on loopback (netem), 100 messages each
+        way all arrive, in order.
+        """
+        try:
+            subprocess.run(["tc", "qdisc", "add", "dev", "lo", "root", "netem", "loss", "10%", "delay", "5ms"], check=True)
+        except (OSError, subprocess.CalledProcessError) as e:
+            self.fail("netem unavailable in the guest: {}".format(e))
+        self.addCleanup(subprocess.run, ["tc", "qdisc", "del", "dev", "lo", "root"])
+        engine = EngineSide(self, 15065, echo=True)
+        s = _kernelSocket()
+        self.addCleanup(s.close)
+        yield threads.deferToThread(s.connect, ("127.0.0.1", 15065))
+        payloads = [(b"%03d" % i) * (1 + i * 7) for i in range(100)]
+
+        def exchange() -> List[bytes]:
+            for p in payloads:
+                s.sendall(p)
+            return [_recvMessage(s) for _ in payloads]
+
+        echoed = yield threads.deferToThread(exchange)
+        self.assertEqual(echoed, payloads)
+        self.assertEqual([m.data for m in engine.messages()], payloads)
+        a = engine.endpoint.associations()[0]
+        assert a.sender is not None
+        self.assertGreater(a.sender.retransmissions, 0)
