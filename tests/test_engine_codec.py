@@ -222,7 +222,7 @@ class PropertyTests(SynchronousTestCase):
 
     @settings(max_examples=300, deadline=None)
     @given(u16, u16, u32, st.lists(chunkStrategy, min_size=1, max_size=5))
-    def test_roundTrip(self, src: int, dst: int, vtag: int, chunks: list) -> None:  # type: ignore[type-arg]
+    def test_roundTrip(self, src: int, dst: int, vtag: int, chunks: list) -> None:
         """
         Every packet decodes to what was encoded.
         """
@@ -243,7 +243,7 @@ class PropertyTests(SynchronousTestCase):
 
     @settings(max_examples=300, deadline=None)
     @given(st.lists(chunkStrategy, min_size=1, max_size=3), st.integers(0, 400), st.integers(0, 255))
-    def test_mutated(self, chunks: list, where: int, value: int) -> None:  # type: ignore[type-arg]
+    def test_mutated(self, chunks: list, where: int, value: int) -> None:
         """
         A valid packet with one byte changed decodes or raises L{CodecError}.
         """
