@@ -18,8 +18,8 @@ from twisted_sctp.engine.config import EngineConfig
 from twisted_sctp.engine.crc32c import crc32cPure
 from twisted_sctp.engine.endpoint import Endpoint
 from twisted_sctp.engine.errors import EngineUsageError
-from twisted_sctp.engine.events import AssocChange, AssociationChanged, Event, MessageReceived
-from twisted_sctp.engine.params import CauseCode, StateCookieParam
+from twisted_sctp.engine.events import AssocChange, AssociationChanged, Event, MessageReceived, SendFailed
+from twisted_sctp.engine.params import CauseCode, ErrorCause, StateCookieParam
 from twisted_sctp.engine.testing import EnginePair
 
 
@@ -313,3 +313,36 @@ class LifecycleTests(SynchronousTestCase):
         p.collect()
         [err] = [c for c in seen if isinstance(c, C.ErrorChunk)]
         self.assertEqual(err.causes[0].code, CauseCode.UNRECOGNIZED_CHUNK)
+
+    def test_sendBeforeUp(self) -> None:
+        """
+        Messages sent while the handshake runs go once it completes; if it
+        fails they are reported as SEND_FAILED.
+        """
+        p = EnginePair()
+        aid = p.a.connect("10.0.0.2", 5060, 0.0)
+        p.a.send(aid, b"early", 0.0, stream=1)
+        p.run(lambda: any(isinstance(e, MessageReceived) for e in p.events["b"]))
+        self.assertEqual([(e.data, e.stream) for e in p.events["b"] if isinstance(e, MessageReceived)], [(b"early", 1)])
+        q = EnginePair(config=EngineConfig(maxInitRetransmits=1), policy=lambda data, src: [])
+        qid = q.a.connect("10.0.0.2", 5060, 0.0)
+        q.a.send(qid, b"never", 0.0)
+        q.run()
+        self.assertEqual([e.data for e in q.events["a"] if isinstance(e, SendFailed)], [b"never"])
+
+    def test_invalidStream(self) -> None:
+        """
+        DATA on a stream beyond those negotiated draws an ERROR (Invalid
+        Stream Identifier) and is not delivered, but its TSN is acked.
+        """
+        p = EnginePair()
+        p.connect()
+        b = p.b.associations()[0]
+        seen: List[C.Chunk] = []
+        p.tap = lambda name, raw: seen.extend(C.decodePacket(raw).chunks) if name == "b" else None
+        bad = C.DataChunk(p.a.associations()[0].myTSN, 500, 0, 0, b"x")
+        p.b.receiveDatagram(C.encodePacket(C.Packet(5060, 5060, b.myTag, (bad,))), "10.0.0.1", 9899, p.now)
+        p.collect()
+        [err] = [c for c in seen if isinstance(c, C.ErrorChunk)]
+        self.assertEqual(err.causes[0], ErrorCause(CauseCode.INVALID_STREAM, b"\x01\xf4\0\0"))
+        self.assertEqual([e for e in p.events["b"] if isinstance(e, MessageReceived)], [])

@@ -111,6 +111,7 @@ class Association:
         self._hbNonce = 0
         self.errors = 0
         self.reachable = True
+        self._early: List[Tuple[bytes, int, int, bool, Optional[float]]] = []
         self.stats = {"packets_in": 0, "packets_out": 0, "messages_in": 0, "messages_out": 0}
 
     # -- handshake, initiator side ------------------------------------------
@@ -158,6 +159,12 @@ class Association:
         self._t1 = None
         self.errors = 0
         self._armHeartbeat(now)
+        early, self._early = self._early, []
+        for data, stream, ppid, unordered, ttl in early:
+            if stream < outStreams:
+                self.sender.enqueue(data, stream, ppid, unordered, ttl, now)
+            else:
+                self._emit(SendFailed(self.assocID, data, stream, ppid, "stream not granted by the peer"))
 
     def _up(self, change: AssocChange = AssocChange.COMM_UP) -> None:
         self._emit(AssociationChanged(self.assocID, change, self.peer, self.outStreams, self.inStreams))
@@ -246,6 +253,9 @@ class Association:
     def _onData(self, chunk: C.DataChunk, now: float) -> None:
         if self.receiver is None or self.state not in _OPEN:
             return
+        if chunk.stream >= self.inStreams:
+            cause = ErrorCause(CauseCode.INVALID_STREAM, struct.pack("!HH", chunk.stream, 0))
+            self._control.append(C.ErrorChunk((cause,)))
         self._deliver(self.receiver.receiveData(chunk))
 
     def _onSack(self, chunk: C.SackChunk, now: float) -> None:
@@ -325,19 +335,22 @@ class Association:
 
     def send(self, data: bytes, stream: int, ppid: int, unordered: bool, ttl: Optional[float], now: float) -> None:
         """
-        Queue one user message.
+        Queue one user message; before the handshake completes it waits and
+        goes once the association is up.
 
         @raise EngineUsageError: not open for sending, a bad stream, or a
             message larger than C{maxMessage}.
         """
-        if self.state not in (State.ESTABLISHED, State.COOKIE_ECHOED, State.COOKIE_WAIT) or (
-            self.sender is None and self.state is State.ESTABLISHED
-        ):
-            raise EngineUsageError("association {} is {}".format(self.assocID, self.state.value))
         if len(data) > self._config.maxMessage:
             raise EngineUsageError("message of {} bytes over the {} limit".format(len(data), self._config.maxMessage))
-        if self.sender is None:
-            raise EngineUsageError("association {} is not established yet".format(self.assocID))
+        if self.state in (State.COOKIE_WAIT, State.COOKIE_ECHOED):
+            if not 0 <= stream < self._config.outStreams:
+                raise EngineUsageError("stream {} out of range (0..{})".format(stream, self._config.outStreams - 1))
+            self._early.append((data, stream, ppid, unordered, ttl))
+            self.stats["messages_out"] += 1
+            return
+        if self.state is not State.ESTABLISHED or self.sender is None:
+            raise EngineUsageError("association {} is {}".format(self.assocID, self.state.value))
         if not 0 <= stream < self.outStreams:
             raise EngineUsageError("stream {} out of range (0..{})".format(stream, self.outStreams - 1))
         self.sender.enqueue(data, stream, ppid, unordered, ttl, now)
@@ -412,6 +425,9 @@ class Association:
         wasUp = self.state in _OPEN
         self.state = State.CLOSED
         self._t1 = self._t2 = self._hb = None
+        for data, stream, ppid, _, _ in self._early:
+            self._emit(SendFailed(self.assocID, data, stream, ppid, reason))
+        self._early = []
         if self.sender is not None:
             self._failed(self.sender.unacknowledged(), reason)
             self.sender.t3Deadline = None

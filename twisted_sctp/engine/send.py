@@ -8,7 +8,7 @@ sections 6 and 7) and PR-SCTP abandonment with FORWARD-TSN (RFC 3758).
 from __future__ import annotations
 
 from collections import deque
-from typing import Deque, Dict, List, Optional, Tuple, Union
+from typing import Deque, Dict, List, Optional, Set, Tuple, Union
 
 import attrs
 
@@ -97,6 +97,7 @@ class Sender:
         self._unsentTSN = myInitialTSN
         self._ssn: Dict[int, int] = {}
         self._rtx: List[OutChunk] = []
+        self._gapAcked: Set[int] = set()
         self._ttlMessages = 0
         self.peerRwnd = peerRwnd
         self.cwnd = min(4 * self._mtu, max(2 * self._mtu, 4380))
@@ -205,7 +206,7 @@ class Sender:
             self.advancedPeerAck = cum
         if self._unsentTSN <= cum:
             self._unsentTSN = cum + 1
-        gapAcked = set()
+        gapAcked: Set[int] = set()
         for start, end in sack.gaps:
             if start > end or start < 1:
                 continue
@@ -218,12 +219,14 @@ class Sender:
                 if not c.acked:
                     bytesAcked += self._ackOne(c, now)
                     highestNew = tsn
-        for c in self._chunks:
-            if c.acked and c.tsn not in gapAcked:
+        for tsn in self._gapAcked - gapAcked:
+            r = self._at(tsn)
+            if r is not None and r.acked:
                 # Revoked (the peer reneged): send it again.
-                c.acked = False
-                c.message.acked -= 1
-                self._markRetransmit(c)
+                r.acked = False
+                r.message.acked -= 1
+                self._markRetransmit(r)
+        self._gapAcked = gapAcked
         if highestNew is not None:
             self._missIndications(highestNew)
         if self.fastRecoveryExit is not None and cum >= self.fastRecoveryExit:
