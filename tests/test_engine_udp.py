@@ -142,7 +142,7 @@ class RealUDPTests(TestCase):
         way, then a graceful shutdown.
         """
         cfg = EngineConfig(rtoMin=0.05, rtoInitial=0.2, hbInterval=None)
-        got: dict = {"a": [], "b": []}  # type: ignore[type-arg]
+        got: dict = {"a": [], "b": []}
         sides = {}
         for name, sctpPort in (("a", 5001), ("b", 5002)):
             carrier = UDPCarrier(reactor, lambda ep, e, name=name: got[name].append(e))  # type: ignore[misc]

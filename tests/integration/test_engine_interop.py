@@ -25,6 +25,7 @@ from twisted_sctp.engine import (
     EngineConfig,
     Event,
     MessageReceived,
+    SendFailed,
 )
 from twisted_sctp.engine.udp import UDPCarrier
 
@@ -137,8 +138,9 @@ class KernelInteropTests(TestCase):
     @defer.inlineCallbacks
     def test_engineClient(self) -> Any:
         """
-        The engine connects to a kernel echo server, exchanges messages (one
-        of 100 KB), and shuts down gracefully: the kernel reads EOF.
+        The engine connects to a kernel listener, messages (one of 200 KB)
+        cross both ways, and the engine shuts down gracefully: the kernel
+        reads EOF.
         """
         listener = _kernelSocket()
         self.addCleanup(listener.close)
@@ -150,14 +152,14 @@ class KernelInteropTests(TestCase):
         conn, _ = yield accepted
         self.addCleanup(conn.close)
         yield waitFor(lambda: engine.changes(AssocChange.COMM_UP), what="COMM_UP on the engine")
-        big = os.urandom(100000)
+        big = os.urandom(200000)
         engine.do(lambda ep, now: ep.send(aid, b"from the engine", now))
         engine.do(lambda ep, now: ep.send(aid, big, now, stream=1, ppid=51))
         first = yield threads.deferToThread(_recvMessage, conn)
         second = yield threads.deferToThread(_recvMessage, conn)
         self.assertEqual((first, second), (b"from the engine", big))
         yield threads.deferToThread(conn.sendall, big[::-1])
-        yield waitFor(lambda: engine.messages(), what="the kernel's 100 KB message")
+        yield waitFor(lambda: engine.messages(), what="the kernel's 200 KB message")
         self.assertEqual(engine.messages()[0].data, big[::-1])
         engine.do(lambda ep, now: ep.shutdown(aid, now))
         eof = yield threads.deferToThread(_recvMessage, conn)
@@ -189,17 +191,74 @@ class KernelInteropTests(TestCase):
                 self.assertEqual(engine.changes(AssocChange.COMM_LOST)[-1].reason, "peer abort")
         self.assertEqual(engine.endpoint.associations(), [])
 
+    def netem(self, *args: str) -> None:
+        """
+        Put netem on loopback for the rest of the test.
+        """
+        try:
+            subprocess.run(["tc", "qdisc", "replace", "dev", "lo", "root", "netem", *args], check=True)
+        except (OSError, subprocess.CalledProcessError) as e:
+            self.fail("netem unavailable in the guest: {}".format(e))
+        self.addCleanup(subprocess.run, ["tc", "qdisc", "del", "dev", "lo", "root"], stderr=subprocess.DEVNULL)
+
+    @defer.inlineCallbacks
+    def test_kernelGoesSilent(self) -> Any:
+        """
+        When the kernel peer stops answering (all packets lost), the engine's
+        unacknowledged message exhausts asocmaxrxt: SEND_FAILED, COMM_LOST.
+        """
+        listener = _kernelSocket()
+        self.addCleanup(listener.close)
+        listener.bind(("127.0.0.1", 15066))
+        listener.listen(5)
+        accepted = threads.deferToThread(listener.accept)
+        cfg = EngineConfig(rtoMin=0.05, rtoInitial=0.2, rtoMax=0.4, hbInterval=None, assocMaxRetrans=3)
+        engine = EngineSide(self, 15067, config=cfg)
+        aid = engine.do(lambda ep, now: ep.connect("127.0.0.1", 15066, now))
+        conn, _ = yield accepted
+        self.addCleanup(conn.close)
+        yield waitFor(lambda: engine.changes(AssocChange.COMM_UP), what="COMM_UP")
+        self.netem("loss", "100%")
+        engine.do(lambda ep, now: ep.send(aid, b"into the void", now))
+        yield waitFor(lambda: engine.changes(AssocChange.COMM_LOST), timeout=20, what="COMM_LOST")
+        self.assertEqual(engine.changes(AssocChange.COMM_LOST)[0].reason, "retransmissions exceeded")
+        self.assertEqual([e.data for e in engine.events if isinstance(e, SendFailed)], [b"into the void"])
+
+    @defer.inlineCallbacks
+    def test_kernelRestarts(self) -> Any:
+        """
+        The kernel peer loses its association without the engine hearing
+        (its ABORT is lost) and connects again from the same port: the
+        engine restarts the live association (RESTART) and data flows.
+        """
+        engine = EngineSide(self, 15068)
+        s = _kernelSocket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", 15069))
+        yield threads.deferToThread(s.connect, ("127.0.0.1", 15068))
+        yield waitFor(lambda: engine.changes(AssocChange.COMM_UP), what="COMM_UP")
+        self.netem("loss", "100%")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+        subprocess.run(["tc", "qdisc", "del", "dev", "lo", "root"], check=True)
+        s2 = _kernelSocket()
+        self.addCleanup(s2.close)
+        s2.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s2.bind(("127.0.0.1", 15069))
+        yield threads.deferToThread(s2.connect, ("127.0.0.1", 15068))
+        yield waitFor(lambda: engine.changes(AssocChange.RESTART), what="RESTART on the engine")
+        self.assertEqual(len(engine.endpoint.associations()), 1)
+        yield threads.deferToThread(s2.sendall, b"after restart")
+        yield waitFor(lambda: engine.messages(), what="a message after the restart")
+        self.assertEqual(engine.messages()[0].data, b"after restart")
+
     @defer.inlineCallbacks
     def test_lossyPath(self) -> Any:
         """
         With 10% loss and 5 ms delay on loopback (netem), 100 messages each
         way all arrive, in order.
         """
-        try:
-            subprocess.run(["tc", "qdisc", "add", "dev", "lo", "root", "netem", "loss", "10%", "delay", "5ms"], check=True)
-        except (OSError, subprocess.CalledProcessError) as e:
-            self.fail("netem unavailable in the guest: {}".format(e))
-        self.addCleanup(subprocess.run, ["tc", "qdisc", "del", "dev", "lo", "root"])
+        self.netem("loss", "10%", "delay", "5ms")
         engine = EngineSide(self, 15065, echo=True)
         s = _kernelSocket()
         self.addCleanup(s.close)
