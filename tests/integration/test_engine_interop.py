@@ -33,6 +33,7 @@ KERNEL_UDP = 9899
 OUR_UDP = 9911
 MSG_EOR = 0x80
 SCTP_NODELAY = 3
+SCTP_REMOTE_UDP_ENCAPS_PORT = 132
 
 _SYSCTL = "/proc/sys/net/sctp/"
 
@@ -134,6 +135,39 @@ class KernelInteropTests(TestCase):
         s.close()
         yield waitFor(lambda: engine.changes(AssocChange.SHUTDOWN_COMP), what="SHUTDOWN_COMP on the engine")
         self.assertEqual(engine.endpoint.associations(), [])
+
+    @defer.inlineCallbacks
+    def test_seqpacketWithSocketOption(self) -> Any:
+        """
+        With no default C{encap_port}, a one-to-many (SOCK_SEQPACKET) kernel
+        socket given SCTP_REMOTE_UDP_ENCAPS_PORT reaches the engine: an
+        implicit association from C{sendto}, and the echo comes back.
+        """
+        _writeSysctl("encap_port", "0")
+        engine = EngineSide(self, 15070, echo=True)
+        s = socket.socket(socket.AF_INET, socket.SOCK_SEQPACKET, IPPROTO_SCTP)
+        self.addCleanup(s.close)
+        s.settimeout(30)
+        # struct sctp_udpencaps: assoc id, sockaddr_storage (8-aligned), port
+        # in network order; assoc id 0 (SCTP_FUTURE_ASSOC) with the wildcard
+        # address 0.0.0.0: every future association of the socket.
+        wildcard = struct.pack("=H", socket.AF_INET) + bytes(14)
+        encaps = struct.pack("=I4x128s", 0, wildcard) + struct.pack("!H", OUR_UDP) + bytes(6)
+        s.setsockopt(IPPROTO_SCTP, SCTP_REMOTE_UDP_ENCAPS_PORT, encaps)
+        # (Reading it back needs the struct passed in to getsockopt, which
+        # Python's socket.getsockopt cannot do; that the engine is reached at
+        # all with encap_port=0 shows the option took effect.)
+        yield threads.deferToThread(s.sendto, b"seqpacket hello", ("127.0.0.1", 15070))
+
+        def receive() -> bytes:
+            while True:
+                data, _, flags, _ = s.recvmsg(65536)
+                if not flags & 0x8000:  # not a notification
+                    return data
+
+        echoed = yield threads.deferToThread(receive)
+        self.assertEqual(echoed, b"seqpacket hello")
+        self.assertEqual(len(engine.changes(AssocChange.COMM_UP)), 1)
 
     @defer.inlineCallbacks
     def test_engineClient(self) -> Any:

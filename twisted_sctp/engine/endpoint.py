@@ -16,6 +16,7 @@ association (collision and restart, section 5.2).
 
 from __future__ import annotations
 
+import heapq
 import os
 import random
 from collections import Counter, deque
@@ -67,6 +68,8 @@ class Endpoint:
         self._nextID = 1
         self._events: Deque[Event] = deque()
         self._out: List[Datagram] = []
+        self._deadline: Dict[int, float] = {}
+        self._timers: List[Tuple[float, int]] = []
         self.stats: Counter[str] = Counter()
 
     # -- the driver's API ----------------------------------------------------
@@ -156,18 +159,41 @@ class Endpoint:
         """
         @return: when L{handleTimer} must next be called, or C{None}.
         """
-        times = [t for t in (a.nextTimeout() for a in self._byID.values()) if t is not None]
-        return min(times) if times else None
+        timers, deadline = self._timers, self._deadline
+        while timers and deadline.get(timers[0][1]) != timers[0][0]:
+            heapq.heappop(timers)  # superseded
+        return timers[0][0] if timers else None
 
     def handleTimer(self, now: float) -> None:
         """
         Run every timer due at C{now}.
         """
-        for a in list(self._byID.values()):
-            t = a.nextTimeout()
-            if t is not None and t <= now:
+        due = []
+        while True:
+            t = self.nextTimeout()
+            if t is None or t > now:
+                break
+            _, assocID = heapq.heappop(self._timers)
+            del self._deadline[assocID]
+            due.append(assocID)
+        for assocID in due:
+            a = self._byID.get(assocID)
+            if a is not None:
                 a.handleTimer(now)
                 self._flush(a, now)
+
+    def _schedule(self, a: Association) -> None:
+        t = a.nextTimeout() if a.state is not State.CLOSED else None
+        if t is None:
+            self._deadline.pop(a.assocID, None)
+            return
+        if self._deadline.get(a.assocID) == t:
+            return
+        self._deadline[a.assocID] = t
+        heapq.heappush(self._timers, (t, a.assocID))
+        if len(self._timers) > 4 * len(self._deadline) + 64:
+            self._timers = [(d, i) for i, d in self._deadline.items()]
+            heapq.heapify(self._timers)
 
     # -- input -------------------------------------------------------------
 
@@ -398,6 +424,7 @@ class Endpoint:
         for raw in a.flush(now):
             self._out.append((raw, a.peer[0], a.udpPort))
             self.stats["packets_out"] += 1
+        self._schedule(a)
         if a.state is State.CLOSED:
             self._byID.pop(a.assocID, None)
             if self._byPeer.get(a.peer) is a:

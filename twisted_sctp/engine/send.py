@@ -98,6 +98,7 @@ class Sender:
         self._ssn: Dict[int, int] = {}
         self._rtx: List[OutChunk] = []
         self._gapAcked: Set[int] = set()
+        self._queued = 0
         self._ttlMessages = 0
         self.peerRwnd = peerRwnd
         self.cwnd = min(4 * self._mtu, max(2 * self._mtu, 4380))
@@ -126,7 +127,7 @@ class Sender:
         """
         @return: user bytes queued or not yet acknowledged.
         """
-        return sum(c.size for c in self._chunks)
+        return self._queued
 
     def enqueue(
         self, data: bytes, stream: int, ppid: int, unordered: bool, ttl: Optional[float], now: float
@@ -155,6 +156,7 @@ class Sender:
             self.nextTSN += 1
             chunk = DataChunk(wire32(tsn), stream, wire16(ssn), ppid, piece, flags)
             self._chunks.append(OutChunk(tsn, chunk, message))
+        self._queued += len(data)
 
     def _at(self, tsn: int) -> Optional[OutChunk]:
         if not self._chunks:
@@ -198,6 +200,7 @@ class Sender:
         highestNew: Optional[int] = None
         while self._chunks and self._chunks[0].tsn <= cum:
             c = self._chunks.popleft()
+            self._queued -= c.size
             if not c.acked:
                 bytesAcked += self._ackOne(c, now)
                 highestNew = c.tsn

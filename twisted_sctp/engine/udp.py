@@ -120,12 +120,19 @@ class UDPCarrier(DatagramProtocol):
 
     def _arm(self) -> None:
         times = [t for t in (e.nextTimeout() for e in self.endpoints.values()) if t is not None]
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
-        if times:
-            delay = max(0.0, min(times) - self.now())
-            self._timer = self._clock.callLater(delay, self._fire)
+        timer = self._timer
+        if not times:
+            if timer is not None and timer.active():
+                timer.cancel()
+            self._timer = None
+            return
+        deadline = min(times)
+        delay = max(0.0, deadline - self.now())
+        if timer is not None and timer.active():
+            if timer.getTime() != deadline:
+                timer.reset(delay)
+            return
+        self._timer = self._clock.callLater(delay, self._fire)
 
     def _fire(self) -> None:
         self._timer = None
