@@ -201,6 +201,18 @@ class KernelInteropTests(TestCase):
         yield waitFor(lambda: engine.changes(AssocChange.SHUTDOWN_COMP), what="SHUTDOWN_COMP on the engine")
 
     @defer.inlineCallbacks
+    def test_noListener(self) -> Any:
+        """
+        An INIT to a kernel port nobody listens on is answered with ABORT:
+        CANT_STR_ASSOC at once, not after the INIT retries.
+        """
+        engine = EngineSide(self, 15071)
+        engine.do(lambda ep, now: ep.connect("127.0.0.1", 15072, now))
+        yield waitFor(lambda: engine.changes(AssocChange.CANT_STR_ASSOC), timeout=2, what="CANT_STR_ASSOC")
+        self.assertEqual(engine.changes(AssocChange.CANT_STR_ASSOC)[0].reason, "peer abort")
+        self.assertEqual(engine.endpoint.associations(), [])
+
+    @defer.inlineCallbacks
     def test_abortBothWays(self) -> Any:
         """
         The engine's ABORT resets the kernel's socket; the kernel's ABORT
