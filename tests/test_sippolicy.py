@@ -226,6 +226,20 @@ class DigestRegisterTests(PolicyTestsMixin, SynchronousTestCase):
         for secret in ("secret1", "guess", good.response, calcHA1("MD5", "alice", DOMAIN, b"secret1"), calcHA1("SHA-256", "alice", DOMAIN, b"secret1")):
             self.assertNotIn(secret, text)
 
+    def test_algorithmsConfigured(self) -> None:
+        """
+        digest_algorithms=MD5 offers MD5 only, and a SHA-256 answer is then
+        refused (400).
+        """
+        self.serve(SecuritySettings(algorithms=("MD5",)), [strcred.makeChecker(USERS)])
+        response = self.exchange(request("REGISTER", "sip:example.com", extra=[("Contact", "<sip:alice@127.0.0.2>")]))
+        [challenge] = [parseChallenge(v) for v in response.getHeaders("WWW-Authenticate")]
+        self.assertEqual(challenge.algorithm, "MD5")
+        import attrs
+
+        self.assertEqual(self.register(attrs.evolve(challenge, algorithm="SHA-256")).code, 400)
+        self.assertEqual(self.register(challenge, cseq=3).code, 200)
+
     def test_asynchronousChecker(self) -> None:
         """
         With a checker that answers later the request waits, then is handled.
@@ -257,9 +271,11 @@ class RelayTests(PolicyTestsMixin, SynchronousTestCase):
     def setUp(self) -> None:
         self.serve(SecuritySettings(trusted=("127.0.0.5", "10.1.0.0/16")), [strcred.makeChecker(USERS)])
 
-    def bindBob(self) -> None:
+    def bindBob(self, expires: int = 300, cseq: int = 1) -> None:
         """Register bob at the UAS (from a trusted peer: no challenge)."""
-        self.server.registrar.register("bob@", [__import__("tests.test_sipserver", fromlist=["contact"]).contact("<sip:bob@127.0.0.3:5080>")], 300, "r", 1)
+        data = request("REGISTER", "sip:example.com", to="bob", sender="bob", callID="reg-bob", cseq=cseq, via="SIP/2.0/SCTP 127.0.0.5:5090;branch=z9hG4bKb{}".format(cseq),
+                       extra=[("Contact", "<sip:bob@127.0.0.3:5080>"), ("Expires", str(expires))])
+        self.assertEqual(self.exchange(data, PEER).code, 200)
 
     def test_optionsToServer(self) -> None:
         """
@@ -278,11 +294,28 @@ class RelayTests(PolicyTestsMixin, SynchronousTestCase):
         self.feed(request("INVITE", "sip:bob@example.com", to="bob", sender="stranger"))
         [(invite, _, address)] = self.sent()
         self.assertEqual((invite.method, address), ("INVITE", UAS))
-        for method in ("ACK", "BYE"):
-            self.feed(request(method, "sip:bob@127.0.0.3:5080", to="bob", sender="stranger", cseq=2))
+        for method, uri in (("ACK", "sip:bob@127.0.0.3:5080"), ("BYE", "sip:127.0.0.3:5080;transport=sctp")):
+            self.feed(request(method, uri, to="bob", sender="stranger", cseq=2))
             [(message, _, address)] = self.sent()
             self.assertEqual((message.method, address), (method, UAS))
         self.assertEqual(self.exchange(request("INVITE", "sip:nobody@example.com", to="nobody", cseq=3)).code, 404)
+        self.assertEqual(self.service.sipStats()["contact_addresses"], 1)
+
+    def test_contactGoneChallenged(self) -> None:
+        """
+        Once bob's binding is removed (or lapses), its address is foreign
+        again: a stranger's request to it is challenged.
+        """
+        self.bindBob()
+        self.bindBob(expires=0, cseq=2)
+        self.assertEqual(self.exchange(request("BYE", "sip:127.0.0.3:5080", to="bob", sender="stranger", cseq=2)).code, 407)
+        self.bindBob(expires=60, cseq=3)
+        self.reactor.advance(61)
+        self.assertEqual(self.exchange(request("BYE", "sip:127.0.0.3:5080", to="bob", sender="stranger", cseq=3)).code, 407)
+        # The lapsed entry is forgotten at the next sweep (every 75 s).
+        self.reactor.advance(100)
+        self.exchange(request("OPTIONS", "sip:example.com", to="", cseq=4))
+        self.assertEqual(self.service.sipStats()["contact_addresses"], 0)
 
     def test_foreignFromStrangerChallenged(self) -> None:
         """
@@ -461,13 +494,14 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual((security.realm, security.trusted, security.rateLimit, security.rateWindow, security.rateAction, security.aliases),
                          ("voip.example", ("10.0.0.1", "192.168.0.0/16"), 50, 1.5, "drop", ("sales:bob",)))
         self.assertEqual(self.parse()["credCheckers"], [])
+        self.assertEqual(self.parse("--sip", "digest_algorithms=md5,sha-256")["securitySettings"].algorithms, ("MD5", "SHA-256"))
 
     def test_badValues(self) -> None:
         """
         A bad trusted network, rate, action, realm or auth type is a usage
         error naming it.
         """
-        for argv in (["--sip", "trusted=10.0.0.300"], ["--sip", "rate_limit=x"], ["--sip", "rate_action=tarpit"],
+        for argv in (["--sip", "trusted=10.0.0.300"], ["--sip", "rate_limit=x"], ["--sip", "rate_action=tarpit"], ["--sip", "digest_algorithms=SHA-512"],
                      ["--sip", 'realm=a"b'], ["--auth", "nosuch:x"], ["--sip", "nonce_secret_file=/nonexistent"]):
             e = self.assertRaises(usage.UsageError, self.parse, *argv)
             self.assertIn(argv[1].split("=")[0].split(":")[0] if argv[0] == "--sip" else "Auth plugin", str(e))

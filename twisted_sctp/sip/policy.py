@@ -40,7 +40,8 @@ import attrs
 from twisted.internet.interfaces import IReactorTime
 from twisted.python import usage
 
-from twisted_sctp.sip.base import Origin
+from twisted_sctp.sip.base import DEFAULT_PORT, Origin
+from twisted_sctp.transport.address import normalizeHost
 from twisted_sctp.sip.credentials import DigestAuthenticator, SIPDigestCredentials
 from twisted_sctp.sip.digest import ALGORITHMS, DigestError, DigestResponse, NonceCounts, NonceMint, challenges, parseCredentials
 from twisted_sctp.sip.message import BRANCH_MAGIC, SIPParseError, SIPRequest, SIPURI, parseURI, parseVia
@@ -106,6 +107,9 @@ class SecuritySettings:
     @ivar rateSources: sources tracked at most.
     @ivar aliases: C{AORUSER:AUTHUSER} pairs: AORs a user may bind besides
         its own.
+    @ivar algorithms: the Digest algorithms offered, one challenge each, in
+        this order (clients that read only the first challenge, such as SIPp
+        3.6, need C{MD5} first).
     """
 
     realm: Optional[str] = None
@@ -117,8 +121,11 @@ class SecuritySettings:
     rateAction: str = "reply"
     rateSources: int = 16384
     aliases: Tuple[str, ...] = ()
+    algorithms: Tuple[str, ...] = ("SHA-256", "MD5")
 
     def __attrs_post_init__(self) -> None:
+        if not self.algorithms or any(a not in ALGORITHMS for a in self.algorithms) or len(set(self.algorithms)) != len(self.algorithms):
+            raise ValueError("digest_algorithms must list SHA-256 and/or MD5, each once")
         if self.realm is not None and (not self.realm or any(c in self.realm for c in '"\\') or not self.realm.isprintable()):
             raise ValueError("realm must be printable, without quotes or backslashes")
         _networks(self.trusted)
@@ -142,6 +149,7 @@ SECURITY_SETTINGS: Dict[str, Tuple[str, type]] = {
     "rate_action": ("rateAction", str),
     "rate_sources": ("rateSources", int),
     "aliases": ("aliases", tuple),
+    "digest_algorithms": ("algorithms", tuple),
 }
 
 
@@ -163,7 +171,7 @@ def securitySettingsFrom(mapping: Mapping[str, Any], flag: str = "--sip") -> Tup
         try:
             if kind is tuple:
                 items = value if isinstance(value, (list, tuple)) else str(value).replace(",", " ").split()
-                values[attribute] = tuple(str(i).strip() for i in items if str(i).strip())
+                values[attribute] = tuple(str(i).strip().upper() if name == "digest_algorithms" else str(i).strip() for i in items if str(i).strip())
             else:
                 values[attribute] = kind(str(value).strip()) if kind is not str else str(value).strip()
         except ValueError:
@@ -218,6 +226,10 @@ class RequestGuard:
         self.warnings = SourceWarnings(clock)
         self._relayed: collections.OrderedDict[Tuple[str, str, int], float] = collections.OrderedDict()
         self._resumed: Optional[Tuple[SIPRequest, Optional[Verdict]]] = None
+        # The registered contacts' addresses: AOR -> {address: expires at},
+        # and address -> AORs (mirrors the registrar, through registered()).
+        self._contacts: Dict[str, Dict[Tuple[str, int], float]] = {}
+        self._byAddress: Dict[Tuple[str, int], set] = {}
         self._nextSweep = 0.0
 
     @property
@@ -231,6 +243,7 @@ class RequestGuard:
             "auth_nonces_tracked": len(self.nonceCounts),
             "ratelimit_sources": len(self.limiter) if self.limiter is not None else 0,
             "relay_transactions": len(self._relayed),
+            "contact_addresses": len(self._byAddress),
         }
 
     def startupWarnings(self) -> List[str]:
@@ -275,6 +288,7 @@ class RequestGuard:
             return Verdict(482)
         if self.authenticator is None:
             return None
+        self._sweep()
         if trusted:
             self.counters["trusted_requests"] += 1
             return None
@@ -313,23 +327,42 @@ class RequestGuard:
             return _REGISTER if request.method == "REGISTER" else _LOCAL
         return _LOCAL if self._isRegisteredContact(ruri) else _RELAY
 
-    def _localAOR(self, user: str) -> str:
-        server = self._server
-        host = server.settings.domains[0] if server.settings.domains else server.transport.localAddress(0)[0]
-        return str(server.aorKey(SIPURI("sip", user, None, host)))
+    @staticmethod
+    def _address(uri: SIPURI) -> Tuple[str, int]:
+        try:
+            host = normalizeHost(uri.host)
+        except ValueError:
+            host = uri.host.lower()
+        return host, uri.port or DEFAULT_PORT
+
+    def registered(self, aor: str, bindings: Sequence[Any]) -> None:
+        """
+        The server saved a REGISTER: C{aor} now has C{bindings} (the hook
+        where a REGISTER is saved), whose contact addresses requests may be
+        routed to without a challenge.
+        """
+        for address in self._contacts.pop(aor, {}):
+            aors = self._byAddress.get(address)
+            if aors is not None:
+                aors.discard(aor)
+                if not aors:
+                    del self._byAddress[address]
+        if bindings:
+            entry = self._contacts[aor] = {}
+            for binding in bindings:
+                address = self._address(binding.uri)
+                entry[address] = max(entry.get(address, 0.0), binding.expiresAt)
+                self._byAddress.setdefault(address, set()).add(aor)
 
     def _isRegisteredContact(self, uri: SIPURI) -> bool:
         """
-        @return: whether C{uri} is the registered contact of one of our users
-            (an in-dialog request to it, or a call from outside).
+        @return: whether C{uri} names the address of a live registered
+            contact of one of our users (an in-dialog request to it, whatever
+            its user part, or a call from outside).
         """
-        if uri.user is None or not self._server.transport.listeners:
-            return False
-        host, port = uri.host.lower(), uri.port or 5060
-        for binding in self._server.registrar.bindings(self._localAOR(uri.user)):
-            if binding.uri.host.lower() == host and (binding.uri.port or 5060) == port:
-                return True
-        return False
+        address = self._address(uri)
+        now = self._clock.seconds()
+        return any(self._contacts[aor].get(address, 0.0) > now for aor in self._byAddress.get(address, ()))
 
     def _looped(self, request: SIPRequest) -> bool:
         """
@@ -361,7 +394,7 @@ class RequestGuard:
 
     def _challenge(self, registrar: bool, stale: bool = False) -> Verdict:
         name = "WWW-Authenticate" if registrar else "Proxy-Authenticate"
-        values = challenges(self.mint, self.realm, stale)
+        values = challenges(self.mint, self.realm, stale, self.settings.algorithms)
         return Verdict(401 if registrar else 407, None, tuple((name, v) for v in values))
 
     def _authenticate(self, request: SIPRequest, origin: Origin, registrar: bool) -> Optional[Verdict]:
@@ -390,7 +423,7 @@ class RequestGuard:
                 self.counters["relay_challenged"] += 1
             return self._challenge(registrar)
         digest = mine[0]
-        if digest.algorithm.upper() not in ALGORITHMS:
+        if digest.algorithm.upper() not in self.settings.algorithms:
             self.counters["auth_malformed"] += 1
             return Verdict(400, "Unsupported Digest Algorithm")
         if (digest.qop or "").lower() != "auth":
@@ -441,7 +474,6 @@ class RequestGuard:
         if issued is None or not self.mint.isFresh(issued):
             self.counters["auth_stale"] += 1
             return self._challenge(registrar, stale=True)
-        self._sweep()
         if not self.nonceCounts.use(digest.nonce, issued, digest.nc):
             self.counters["auth_replays"] += 1
             self.warnings.warn(source, "replayed Digest nonce-count from {source} for user {user!r}", user=digest.username[:64])
@@ -513,6 +545,8 @@ class RequestGuard:
         self.nonceCounts.forgetBefore(now - self.mint.lifetime)
         for key in [k for k, until in self._relayed.items() if until <= now]:
             del self._relayed[key]
+        for aor in [a for a, entry in self._contacts.items() if max(entry.values()) <= now]:
+            self.registered(aor, ())
 
 
 def defaultRealm(settings: SecuritySettings, domains: Sequence[str], listeners: Sequence[Tuple[Sequence[str], int]]) -> str:

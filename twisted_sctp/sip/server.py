@@ -220,6 +220,8 @@ class SIPServer:
             self._reply(request, origin, e.code, e.reason, e.headers)
             return
         self.counters["registrations"] += 1
+        if self.guard is not None:
+            self.guard.registered(aor, bindings)
         now = self._clock.seconds()
         self.log.debug("REGISTER {aor}: {count} binding(s)", aor=aor, count=len(bindings))
         self._reply(request, origin, 200, headers=[("Contact", b.listed(now)) for b in bindings])
