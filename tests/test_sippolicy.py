@@ -149,6 +149,10 @@ class DigestRegisterTests(PolicyTestsMixin, SynchronousTestCase):
         warnings = [formatEvent(e) for e in self.events if "authentication failed" in formatEvent(e)]
         self.assertEqual(len(warnings), 1)
         self.assertIn("127.0.0.2", warnings[0])
+        self.assertEqual((self.server.guard.failures.get("127.0.0.2"), stats["auth_failing_sources"]), (2, 1))
+        self.reactor.advance(60)
+        self.register(self.challenge(), password=b"guess3")
+        self.assertIn("3 failure(s) from it", formatEvent(self.events[-1]))
 
     def test_replayRefused(self) -> None:
         """

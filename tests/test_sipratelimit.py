@@ -12,7 +12,7 @@ from twisted.internet import task
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_sctp.sip.ratelimit import RateLimiter, SourceWarnings
+from twisted_sctp.sip.ratelimit import RateLimiter, SourceCounts, SourceWarnings
 
 
 class RateLimiterTests(SynchronousTestCase):
@@ -76,6 +76,21 @@ class RateLimiterTests(SynchronousTestCase):
         self.assertEqual(RateLimiter(self.clock, 1, 0.2).retryAfter, 1)
 
 
+class SourceCountsTests(SynchronousTestCase):
+    """
+    L{SourceCounts}.
+    """
+
+    def test_countsBounded(self) -> None:
+        """
+        Counts per source; past maxSources the least recently counted is
+        forgotten.
+        """
+        counts = SourceCounts(maxSources=2)
+        self.assertEqual([counts.add(s) for s in "aabac"], [1, 2, 1, 3, 1])
+        self.assertEqual((counts.get("a"), counts.get("b"), counts.get("c"), len(counts)), (3, 0, 1, 2))
+
+
 class SourceWarningsTests(SynchronousTestCase):
     """
     L{SourceWarnings}.
@@ -94,9 +109,10 @@ class SourceWarningsTests(SynchronousTestCase):
         warnings = SourceWarnings(self.clock, interval=60)
         self.assertEqual([warnings.warn("a", "flood from {source}") for _ in range(5)], [True, False, False, False, False])
         self.assertTrue(warnings.warn("b", "flood from {source}"))
+        self.assertTrue(warnings.warn("a", "another kind from {source}"))
         self.clock.advance(60)
         self.assertTrue(warnings.warn("a", "flood from {source}"))
-        self.assertEqual([e["source"] for e in self.events], ["a", "b", "a"])
+        self.assertEqual([e["source"] for e in self.events], ["a", "b", "a", "a"])
 
     def test_burstCap(self) -> None:
         """

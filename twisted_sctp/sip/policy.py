@@ -48,7 +48,7 @@ from twisted_sctp.sip.message import BRANCH_MAGIC, SIPParseError, SIPRequest, SI
 # The branch our forwarded requests carry, recomputed for loop detection.
 from twisted_sctp.sip.server import _branchFor
 from twisted_sctp.sip.headers import canonicalName, splitOutside
-from twisted_sctp.sip.ratelimit import RateLimiter, SourceWarnings
+from twisted_sctp.sip.ratelimit import RateLimiter, SourceCounts, SourceWarnings
 
 __all__ = ["DROP", "RequestGuard", "SECURITY_SETTINGS", "SecuritySettings", "Verdict", "securitySettingsFrom"]
 
@@ -224,6 +224,8 @@ class RequestGuard:
         self.nonceCounts = NonceCounts()
         self.limiter = RateLimiter(clock, settings.rateLimit, settings.rateWindow, settings.rateSources) if settings.rateLimit else None
         self.warnings = SourceWarnings(clock)
+        #: Failed authentications by source address (bounded).
+        self.failures = SourceCounts()
         self._relayed: collections.OrderedDict[Tuple[str, str, int], float] = collections.OrderedDict()
         self._resumed: Optional[Tuple[SIPRequest, Optional[Verdict]]] = None
         # The registered contacts' addresses: AOR -> {address: expires at},
@@ -244,6 +246,7 @@ class RequestGuard:
             "ratelimit_sources": len(self.limiter) if self.limiter is not None else 0,
             "relay_transactions": len(self._relayed),
             "contact_addresses": len(self._byAddress),
+            "auth_failing_sources": len(self.failures),
         }
 
     def startupWarnings(self) -> List[str]:
@@ -468,7 +471,9 @@ class RequestGuard:
         source = origin.address[0]
         if not ok:
             self.counters["auth_failures"] += 1
-            self.warnings.warn(source, "authentication failed: user {user!r} from {source} (realm {realm})", user=digest.username[:64], realm=self.realm)
+            failures = self.failures.add(source)
+            self.warnings.warn(source, "authentication failed: user {user!r} from {source} (realm {realm}; {failures} failure(s) from it)",
+                               user=digest.username[:64], realm=self.realm, failures=failures)
             return Verdict(403, "Forbidden")
         issued = self.mint.issuedAt(digest.nonce)
         if issued is None or not self.mint.isFresh(issued):

@@ -15,12 +15,12 @@ least recently seen one when full.
 from __future__ import annotations
 
 import collections
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-__all__ = ["RateLimiter", "SourceWarnings"]
+__all__ = ["RateLimiter", "SourceCounts", "SourceWarnings"]
 
 _log = Logger()
 
@@ -81,11 +81,38 @@ class RateLimiter:
         return max(1, int(round(self.window)))
 
 
+class SourceCounts:
+    """
+    A count per source (such as failed authentications), for at most
+    C{maxSources} sources: the least recently counted is forgotten.
+    """
+
+    def __init__(self, maxSources: int = 4096) -> None:
+        self.maxSources = maxSources
+        self._counts: collections.OrderedDict[str, int] = collections.OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def add(self, source: str) -> int:
+        """Count one for C{source}. @return: its count now."""
+        count = self._counts.pop(source, 0) + 1
+        self._counts[source] = count
+        while len(self._counts) > self.maxSources:
+            self._counts.popitem(last=False)
+        return count
+
+    def get(self, source: str) -> int:
+        """@return: the count of C{source} (0 if forgotten or never counted)."""
+        return self._counts.get(source, 0)
+
+
 class SourceWarnings:
     """
-    One warning line per source per C{interval} seconds (at most C{maxSources}
-    sources remembered), and at most C{burst} lines per interval in all: the
-    rest are counted and summed up in one line.
+    One warning line per kind (format string) per source per C{interval}
+    seconds (at most C{maxSources} of them remembered), and at most C{burst}
+    lines per interval in all: the rest are counted and summed up in one
+    line.
     """
 
     def __init__(self, clock: IReactorTime, interval: float = 60.0, burst: int = 20, maxSources: int = 4096) -> None:
@@ -93,7 +120,7 @@ class SourceWarnings:
         self.interval = interval
         self.burst = burst
         self.maxSources = maxSources
-        self._last: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._last: collections.OrderedDict[Tuple[str, str], float] = collections.OrderedDict()
         self._periodStart: Optional[float] = None
         self._lines = 0
         self.suppressed = 0
@@ -106,15 +133,16 @@ class SourceWarnings:
         @return: whether a line was logged.
         """
         now = self._clock.seconds()
-        last = self._last.get(source)
+        key = (text, source)
+        last = self._last.get(key)
         if last is not None and now - last < self.interval:
             return False
         if self._periodStart is None or now - self._periodStart >= self.interval:
             if self.suppressed:
                 _log.warn("{count} more security warnings were suppressed in the last {interval:.0f}s", count=self.suppressed, interval=self.interval)
             self._periodStart, self._lines, self.suppressed = now, 0, 0
-        self._last[source] = now
-        self._last.move_to_end(source)
+        self._last[key] = now
+        self._last.move_to_end(key)
         while len(self._last) > self.maxSources:
             self._last.popitem(last=False)
         self._lines += 1
