@@ -474,6 +474,7 @@ class LoopTests(PolicyTestsMixin, SynchronousTestCase):
         """
         self.assertEqual(self.exchange(request("REGISTER", "sip:example.com", to="alice", sender="mallory", extra=[("Contact", "<sip:x@10.6.6.6>")])).code, 200)
         self.assertIn("open registrar", self.server.guard.startupWarnings()[0])
+        self.assertEqual(len([e for e in self.events if "open registrar" in formatEvent(e)]), 1)
 
 
 class OptionsTests(SynchronousTestCase):
@@ -512,6 +513,22 @@ class OptionsTests(SynchronousTestCase):
                      ["--sip", 'realm=a"b'], ["--auth", "nosuch:x"], ["--sip", "nonce_secret_file=/nonexistent"]):
             e = self.assertRaises(usage.UsageError, self.parse, *argv)
             self.assertIn(argv[1].split("=")[0].split(":")[0] if argv[0] == "--sip" else "Auth plugin", str(e))
+
+    def test_configFile(self) -> None:
+        """
+        The security names work in the config file's [sip] section, and the
+        command line wins.
+        """
+        path = self.mktemp() + ".ini"
+        with open(path, "w") as f:
+            f.write("[sip]\nrealm = file.example\ntrusted = 10.0.0.0/8, 2001:db8::/32\nrate_limit = 30\n")
+        security = self.parse("--config", path, "--sip", "rate_limit=40")["securitySettings"]
+        self.assertEqual((security.realm, security.trusted, security.rateLimit), ("file.example", ("10.0.0.0/8", "2001:db8::/32"), 40))
+        from twisted_sctp.sip.policy import RequestGuard
+
+        guard = RequestGuard(None, MemoryReactorClock(), security, realm="r")
+        self.assertEqual([guard.isTrusted(h) for h in ("10.1.2.3", "2001:db8::1", "[2001:db8::2]", "11.0.0.1", "::1", "name.example")],
+                         [True, True, True, False, False, False])
 
     def test_defaultRealm(self) -> None:
         """
