@@ -39,7 +39,7 @@ from twisted_sctp.transport.port import SCTPPort
 from twisted_sctp.sip.transport import SIPSettings, SIPTransport
 from twisted_sctp.sip.server import ServerSettings, SIPServer
 from twisted_sctp.sip.credentials import CREDENTIAL_INTERFACES, DigestAuthenticator
-from twisted_sctp.sip.policy import RequestGuard, SecuritySettings, defaultRealm, securitySettingsFrom
+from twisted_sctp.sip.policy import SECURITY_SETTINGS, RequestGuard, SecuritySettings, defaultRealm, securitySettingsFrom
 
 Listen = Tuple[List[str], int]
 
@@ -110,7 +110,7 @@ def sipSettingsFrom(mapping: Dict[str, Any], flag: str = "--sip") -> Tuple[SIPSe
     for key, value in mapping.items():
         name = key.strip().lower().replace("-", "_")
         if name not in SIP_SETTINGS:
-            raise usage.UsageError("{} {}: unknown setting; valid names: {}".format(flag, key, ", ".join(SIP_SETTINGS)))
+            raise usage.UsageError("{} {}: unknown setting; valid names: {}".format(flag, key, ", ".join(list(SIP_SETTINGS) + list(SECURITY_SETTINGS))))
         group, attribute, kind = SIP_SETTINGS[name]
         try:
             values[group][attribute] = _convert(name, kind, value)
@@ -255,8 +255,8 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         sip.update(self["sip"])
         self["securitySettings"], sip = securitySettingsFrom(sip)
         secretFile = self["securitySettings"].nonceSecretFile
-        if secretFile and not os.access(secretFile, os.R_OK):
-            raise usage.UsageError("--sip nonce_secret_file {}: cannot read it".format(secretFile))
+        if secretFile and not (os.access(secretFile, os.R_OK) and os.path.getsize(secretFile) >= 16):
+            raise usage.UsageError("--sip nonce_secret_file {}: cannot read it, or it holds fewer than 16 bytes".format(secretFile))
         self["sipSettings"], self["serverSettings"] = sipSettingsFrom(sip)
         for key in ("admin", "admin-secret-file", "metrics"):
             if self[key] is None:

@@ -240,7 +240,11 @@ class RequestGuard:
         return self._server.counters  # type: ignore[no-any-return]
 
     def gauges(self) -> Dict[str, int]:
-        """@return: C{auth_nonces_tracked}, C{ratelimit_sources}, C{relay_transactions}."""
+        """
+        @return: the sizes of the bounded tables: C{auth_nonces_tracked},
+            C{ratelimit_sources}, C{relay_transactions}, C{contact_addresses},
+            C{auth_failing_sources}.
+        """
         return {
             "auth_nonces_tracked": len(self.nonceCounts),
             "ratelimit_sources": len(self.limiter) if self.limiter is not None else 0,
