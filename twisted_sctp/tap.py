@@ -19,6 +19,7 @@ docs/sip-server.md.
 from __future__ import annotations
 
 import configparser
+import os
 import socket
 import sys
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -26,6 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import attrs
 
 from twisted.application import service
+from twisted.cred import strcred
 from twisted.internet import defer, error as ierror
 from twisted.logger import Logger
 from twisted.python import usage
@@ -36,6 +38,8 @@ from twisted_sctp.transport.options import SCTPOptions, normalizeName
 from twisted_sctp.transport.port import SCTPPort
 from twisted_sctp.sip.transport import SIPSettings, SIPTransport
 from twisted_sctp.sip.server import ServerSettings, SIPServer
+from twisted_sctp.sip.credentials import CREDENTIAL_INTERFACES, DigestAuthenticator
+from twisted_sctp.sip.policy import SECURITY_SETTINGS, RequestGuard, SecuritySettings, defaultRealm, securitySettingsFrom
 
 Listen = Tuple[List[str], int]
 
@@ -106,7 +110,7 @@ def sipSettingsFrom(mapping: Dict[str, Any], flag: str = "--sip") -> Tuple[SIPSe
     for key, value in mapping.items():
         name = key.strip().lower().replace("-", "_")
         if name not in SIP_SETTINGS:
-            raise usage.UsageError("{} {}: unknown setting; valid names: {}".format(flag, key, ", ".join(SIP_SETTINGS)))
+            raise usage.UsageError("{} {}: unknown setting; valid names: {}".format(flag, key, ", ".join(list(SIP_SETTINGS) + list(SECURITY_SETTINGS))))
         group, attribute, kind = SIP_SETTINGS[name]
         try:
             values[group][attribute] = _convert(name, kind, value)
@@ -178,10 +182,14 @@ def readConfig(path: str) -> ConfigFile:
     return ConfigFile(server, dict(sections.get("sctp", {})), dict(sections.get("sip", {})))
 
 
-class Options(usage.Options):
+class Options(usage.Options, strcred.AuthOptionMixin):
     """
-    Options of C{twistd sctp-sip}.
+    Options of C{twistd sctp-sip}.  C{--auth} (twisted.cred strcred:
+    C{memory:USER:PASS:...}, C{file:PATH}, C{ha1:PATH}) turns on Digest
+    authentication (docs/security.md).
     """
+
+    supportedInterfaces = CREDENTIAL_INTERFACES
 
     synopsis = "[--listen sctp:HOST:PORT]... [--option NAME=VALUE]... [--sip NAME=VALUE]... [--config FILE] [--admin ENDPOINT]"
     longdesc = (
@@ -201,6 +209,7 @@ class Options(usage.Options):
         self["listen"] = []
         self["option"] = {}
         self["sip"] = {}
+        self["credCheckers"] = []
 
     def opt_listen(self, value: str) -> None:
         """
@@ -244,6 +253,10 @@ class Options(usage.Options):
             raise usage.UsageError("--option {}".format(e))
         sip = dict(config.sip)
         sip.update(self["sip"])
+        self["securitySettings"], sip = securitySettingsFrom(sip)
+        secretFile = self["securitySettings"].nonceSecretFile
+        if secretFile and not (os.access(secretFile, os.R_OK) and os.path.getsize(secretFile) >= 16):
+            raise usage.UsageError("--sip nonce_secret_file {}: cannot read it, or it holds fewer than 16 bytes".format(secretFile))
         self["sipSettings"], self["serverSettings"] = sipSettingsFrom(sip)
         for key in ("admin", "admin-secret-file", "metrics"):
             if self[key] is None:
@@ -258,6 +271,7 @@ class SIPService(service.Service):
     @ivar ports: the started L{SCTPPort}s.
     @ivar transport: the L{SIPTransport}.
     @ivar server: the L{SIPServer}.
+    @ivar guard: its L{RequestGuard} (the security policy, docs/security.md).
     """
 
     name = "sctp-sip"
@@ -271,6 +285,8 @@ class SIPService(service.Service):
         sipSettings: Optional[SIPSettings] = None,
         serverSettings: Optional[ServerSettings] = None,
         kernel: Any = None,
+        security: Optional[SecuritySettings] = None,
+        checkers: Sequence[Any] = (),
     ) -> None:
         self._reactor = reactor
         self.listeners = [(list(hosts), port) for hosts, port in listeners]
@@ -279,6 +295,9 @@ class SIPService(service.Service):
         self.transport = SIPTransport(reactor, settings=sipSettings)
         self.server = SIPServer(self.transport, reactor, serverSettings)
         self.transport.receiver = self.server
+        security = security if security is not None else SecuritySettings()
+        realm = defaultRealm(security, self.server.settings.domains, self.listeners)
+        self.guard = self.server.guard = RequestGuard(self.server, reactor, security, DigestAuthenticator(checkers) if checkers else None, realm)
         self.ports: List[SCTPPort] = []
         self._bound = False
 
@@ -290,6 +309,8 @@ class SIPService(service.Service):
             self._bound = True
             for warning in self.options.warnings():
                 _log.warn("SCTP options: {warning}", warning=warning)
+            for warning in self.guard.startupWarnings():
+                _log.warn("security: {text}", text=warning)
             for hosts, port in self.listeners:
                 if any(h in ("0.0.0.0", "::") for h in hosts):
                     _log.warn("listening on a wildcard address ({hosts}): the Via of forwarded requests will name it, so responses can only come back on the request's association; give explicit addresses", hosts=",".join(hosts))
@@ -392,7 +413,8 @@ def buildService(config: Any, reactor: Any, kernel: Any = None, probe: Callable[
     except SCTPUnavailableError as e:
         _fail(e)
     top = _TopService()
-    sipService = SIPService(reactor, config["listeners"], config["sctpOptions"], config["sipSettings"], config["serverSettings"], kernel)
+    sipService = SIPService(reactor, config["listeners"], config["sctpOptions"], config["sipSettings"], config["serverSettings"], kernel,
+                            config.get("securitySettings"), config.get("credCheckers", ()))
     sipService.setServiceParent(top)
     from twisted_sctp.admin.server import makeAdminService
 

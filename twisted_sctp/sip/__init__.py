@@ -13,6 +13,11 @@ Modules:
     applications over SCTP.
   - L{twisted_sctp.sip.server}: the registrar, stateless proxy and OPTIONS
     responder.
+  - L{twisted_sctp.sip.policy}: who may register, relay and flood (the
+    security decision on each request), over L{twisted_sctp.sip.digest}
+    (Digest codec, nonces, replay tracking),
+    L{twisted_sctp.sip.credentials} (twisted.cred checkers) and
+    L{twisted_sctp.sip.ratelimit} (per-source limits); docs/security.md.
 
 The public names of the transport and the adapter are re-exported here:
 C{from twisted_sctp.sip import SIPTransport, listenDatagramSCTP}.

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Any, Dict, Iterable, Optional, Tuple
 
 from zope.interface import implementer
 
@@ -107,6 +107,8 @@ class SIPServer:
         self.settings = settings if settings is not None else ServerSettings()
         self.registrar = registrar if registrar is not None else Registrar(clock, self.settings)
         self.counters: Dict[str, int] = collections.Counter()
+        #: The security decision on each request (L{twisted_sctp.sip.policy.RequestGuard}), if any.
+        self.guard: Optional[Any] = None
 
     def asDict(self) -> Dict[str, int]:
         """
@@ -119,6 +121,8 @@ class SIPServer:
         out = dict(self.counters)
         out["bindings"] = len(self.registrar)
         out["aors"] = self.registrar.aors
+        if self.guard is not None:
+            out.update(self.guard.gauges())
         return out
 
     # -- helpers ---------------------------------------------------------
@@ -149,6 +153,12 @@ class SIPServer:
         """
         Answer, register or forward one request.
         """
+        if self.guard is not None:
+            verdict = self.guard.admit(request, origin)
+            if verdict is not None:
+                if verdict.code:
+                    self._reply(request, origin, verdict.code, verdict.reason, verdict.headers)
+                return
         routes = request.routes if request.hasHeader("route") else []
         if routes and self._isOurRoute(routes[0]):
             self._removeFirstRoute(request)
@@ -210,6 +220,8 @@ class SIPServer:
             self._reply(request, origin, e.code, e.reason, e.headers)
             return
         self.counters["registrations"] += 1
+        if self.guard is not None:
+            self.guard.registered(aor, bindings)
         now = self._clock.seconds()
         self.log.debug("REGISTER {aor}: {count} binding(s)", aor=aor, count=len(bindings))
         self._reply(request, origin, 200, headers=[("Contact", b.listed(now)) for b in bindings])
