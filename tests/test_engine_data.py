@@ -264,6 +264,34 @@ class TransferTests(SynchronousTestCase):
         self.assertEqual(sorted(e.data for e in failed), [b"doomed0", b"doomed1", b"doomed2"])
         self.assertEqual([m.data for m in received(p, "b")], [b"survivor"])
 
+    def test_lostForwardTSN(self) -> None:
+        """
+        The first FORWARD-TSN is lost: T3 sends it again, the peer catches
+        up, and a shutdown afterwards completes.
+        """
+        state = {"down": False, "dropFTSN": 1}
+
+        def policy(raw: bytes, src: str) -> List[float]:
+            if state["down"] and src == "a":
+                return []
+            if src == "a" and state["dropFTSN"] and any(c.TYPE == C.ChunkType.FORWARD_TSN for c in C.decodePacket(raw).chunks):
+                state["dropFTSN"] -= 1
+                return []
+            return [0.01]
+
+        p = EnginePair(FAST, policy=policy)
+        aid, _ = p.connect()
+        state["down"] = True
+        p.a.send(aid, b"short-lived", p.now, ttl=0.2)
+        p.run(limit=p.now + 0.3)
+        state["down"] = False
+        p.run(lambda: p.b.associations()[0].receiver.cumTSN == p.a.associations()[0].sender.advancedPeerAck, limit=p.now + 30)  # type: ignore[union-attr]
+        self.assertEqual(state["dropFTSN"], 0)
+        p.a.shutdown(aid, p.now)
+        p.run(limit=p.now + 30)
+        self.assertEqual((p.a.associations(), p.b.associations()), ([], []))
+        self.assertTrue(any(isinstance(e, AssociationChanged) and e.change is AssocChange.SHUTDOWN_COMP for e in p.events["a"]))
+
     def test_heartbeatsAndCommLost(self) -> None:
         """
         An idle association exchanges heartbeats; when the peer goes silent,

@@ -504,6 +504,9 @@ class Association:
         if sender is not None and self.state in _OPEN:
             if sender.forwardTSNDue:
                 chunks.append(sender.forwardTSN())
+                if sender.t3Deadline is None:
+                    # The FORWARD-TSN itself may be lost: T3 resends it.
+                    sender.t3Deadline = now + self.rto.rto
             if self.state in (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED):
                 data = sender.transmit(now)
                 if data and not self._hbOutstanding:
