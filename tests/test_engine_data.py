@@ -386,3 +386,25 @@ class LossyNetworkTests(SynchronousTestCase):
                 ordered = [m.data for m in got if m.stream == stream and not m.unordered]
                 expected = [s[0] for s in sent[src] if s[1] == stream and not s[2]]
                 self.assertEqual(ordered, expected)
+
+    @settings(max_examples=25, deadline=None)
+    @given(st.integers(0, 2**32 - 1), st.floats(0.0, 0.35), st.integers(1, 20))
+    def test_wholeLifeUnderLoss(self, seed: int, loss: float, count: int) -> None:
+        """
+        Handshake, data and shutdown all under loss: every message arrives
+        once and in order, and both sides end with SHUTDOWN_COMP and no
+        timers left.
+        """
+        r = random.Random(seed)
+        p = EnginePair(FAST, policy=lambda raw, src: [] if r.random() < loss else [0.001 + r.random() * 0.01], seed=seed)
+        aid = p.a.connect("10.0.0.2", 5060, 0.0)
+        payloads = [b"m%d-" % i * (i * 97 % 3000 + 1) for i in range(count)]
+        for m in payloads:
+            p.a.send(aid, m, 0.0)
+        p.a.shutdown(aid, 0.0)
+        p.run(limit=3000)
+        self.assertEqual([m.data for m in received(p, "b")], payloads)
+        for name in "ab":
+            ends = [e.change for e in p.events[name] if isinstance(e, AssociationChanged) and e.change is not AssocChange.COMM_UP]
+            self.assertEqual(ends, [AssocChange.SHUTDOWN_COMP], name)
+            self.assertIsNone(p.endpoints[name].nextTimeout())

@@ -402,6 +402,7 @@ class Endpoint:
         a.myTSN = s.myTSN
         a.establish(s.peerTag, s.peerTSN, s.peerRwnd, s.outStreams, s.inStreams, s.peerForwardTSN, now)
         self._events.append(AssociationChanged(a.assocID, change, a.peer, a.outStreams, a.inStreams))
+        a.shutdownIfRequested(now)
 
     def _new(self, peer: Tuple[str, int], udpPort: int, myTag: int = 0, myTSN: int = 0) -> Association:
         assocID = self._nextID
