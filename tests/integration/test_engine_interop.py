@@ -348,15 +348,15 @@ class KernelInteropTests(TestCase):
     @defer.inlineCallbacks
     def test_lossyPath(self) -> Any:
         """
-        With 10% loss and 5 ms delay on loopback (netem), 100 messages each
-        way all arrive, in order.
+        With 10% loss and 5 ms delay on loopback (netem), 100 messages and
+        one of 200 KB each way all arrive, in order.
         """
         self.netem("loss", "10%", "delay", "5ms")
         engine = EngineSide(self, 15065, echo=True)
         s = _kernelSocket()
         self.addCleanup(s.close)
         yield threads.deferToThread(s.connect, ("127.0.0.1", 15065))
-        payloads = [(b"%03d" % i) * (1 + i * 7) for i in range(100)]
+        payloads = [(b"%03d" % i) * (1 + i * 7) for i in range(100)] + [os.urandom(200000)]
 
         def exchange() -> List[bytes]:
             for p in payloads:
