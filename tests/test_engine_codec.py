@@ -141,7 +141,7 @@ class ErrorTests(SynchronousTestCase):
         """
         self.assertRaises(CodecError, C.decodeChunks, struct.pack("!BBH", 11, 0, 40))
         self.assertRaises(CodecError, C.decodeChunks, struct.pack("!BBHIIHH", 3, 0, 16, 1, 1, 1, 0))
-        self.assertRaises(CodecError, C.decodeChunks, struct.pack("!BBHIHHI", 0, 3, 16, 1, 1, 1, 1))
+        self.assertRaises(CodecError, C.decodeChunks, struct.pack("!BBHIHH", 0, 3, 12, 1, 1, 1))
         self.assertRaises(CodecError, decodeParams, struct.pack("!HH", 5, 7) + b"\0\0\0")
 
     def test_unknownKept(self) -> None:

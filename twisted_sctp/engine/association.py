@@ -264,6 +264,12 @@ class Association:
     def _onData(self, chunk: C.DataChunk, now: float) -> None:
         if self.receiver is None or self.state not in _OPEN:
             return
+        if not chunk.data:
+            # Section 6.2: ABORT with a No User Data cause.
+            cause = ErrorCause(CauseCode.NO_USER_DATA, struct.pack("!I", chunk.tsn))
+            self.packets.append(C.encodePacket(C.Packet(self.localPort, self.peer[1], self.peerTag, (C.AbortChunk((cause,)),))))
+            self._close(AssocChange.COMM_LOST, "protocol violation: DATA without user data")
+            return
         if chunk.stream >= self.inStreams:
             cause = ErrorCause(CauseCode.INVALID_STREAM, struct.pack("!HH", chunk.stream, 0))
             self._control.append(C.ErrorChunk((cause,)))
