@@ -365,3 +365,15 @@ class LifecycleTests(SynchronousTestCase):
         self.assertEqual(p.b.associations(), [])
         p.run()
         self.assertEqual(changes(p.events["a"], AssocChange.COMM_LOST)[0].reason, "peer abort")
+
+    def test_closeEndpoint(self) -> None:
+        """
+        Closing an endpoint shuts every association down (or aborts them).
+        """
+        for graceful, expected in ((True, AssocChange.SHUTDOWN_COMP), (False, AssocChange.COMM_LOST)):
+            p = EnginePair()
+            p.connect()
+            p.b.close(p.now, graceful=graceful)
+            p.run()
+            self.assertEqual([e.change for e in changes(p.events["a"], expected)], [expected])
+            self.assertEqual((p.a.associations(), p.b.associations()), ([], []))

@@ -142,6 +142,18 @@ class Endpoint:
         a.abort(now, reason)
         self._flush(a, now)
 
+    def close(self, now: float, graceful: bool = True) -> None:
+        """
+        End every association: SHUTDOWN (C{graceful}) or ABORT.  For a port
+        that stops listening.
+        """
+        for a in list(self._byID.values()):
+            if graceful:
+                a.shutdown(now)
+            else:
+                a.abort(now, b"endpoint closed")
+            self._flush(a, now)
+
     def nextEvent(self) -> Optional[Event]:
         """
         @return: the next event, or C{None}.
