@@ -346,3 +346,34 @@ class LifecycleTests(SynchronousTestCase):
         [err] = [c for c in seen if isinstance(c, C.ErrorChunk)]
         self.assertEqual(err.causes[0], ErrorCause(CauseCode.INVALID_STREAM, b"\x01\xf4\0\0"))
         self.assertEqual([e for e in p.events["b"] if isinstance(e, MessageReceived)], [])
+
+    def test_emptyData(self) -> None:
+        """
+        DATA without user data is answered with ABORT (No User Data, the
+        TSN as its value) and ends the association.
+        """
+        p = EnginePair()
+        p.connect()
+        b = p.b.associations()[0]
+        seen: List[C.Chunk] = []
+        p.tap = lambda name, raw: seen.extend(C.decodePacket(raw).chunks) if name == "b" else None
+        empty = C.DataChunk(1234, 0, 0, 0, b"")
+        p.b.receiveDatagram(C.encodePacket(C.Packet(5060, 5060, b.myTag, (empty,))), "10.0.0.1", 9899, p.now)
+        p.collect()
+        [abort] = [c for c in seen if isinstance(c, C.AbortChunk)]
+        self.assertEqual(abort.causes[0], ErrorCause(CauseCode.NO_USER_DATA, struct.pack("!I", 1234)))
+        self.assertEqual(p.b.associations(), [])
+        p.run()
+        self.assertEqual(changes(p.events["a"], AssocChange.COMM_LOST)[0].reason, "peer abort")
+
+    def test_closeEndpoint(self) -> None:
+        """
+        Closing an endpoint shuts every association down (or aborts them).
+        """
+        for graceful, expected in ((True, AssocChange.SHUTDOWN_COMP), (False, AssocChange.COMM_LOST)):
+            p = EnginePair()
+            p.connect()
+            p.b.close(p.now, graceful=graceful)
+            p.run()
+            self.assertEqual([e.change for e in changes(p.events["a"], expected)], [expected])
+            self.assertEqual((p.a.associations(), p.b.associations()), ([], []))

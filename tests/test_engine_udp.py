@@ -136,6 +136,45 @@ class RealUDPTests(TestCase):
     timeout = 30
 
     @defer.inlineCallbacks
+    def test_craftedInitOverUDP(self) -> Any:
+        """
+        A hand-made INIT sent from a plain UDP socket to the carrier's port
+        is answered, to that socket's port, with an INIT-ACK carrying our
+        tag, a valid CRC32c and a State Cookie.
+        """
+        import socket
+        import struct
+
+        from twisted_sctp.engine.crc32c import crc32cPure
+
+        carrier = UDPCarrier(reactor, lambda ep, e: None)
+        carrier.addEndpoint(Endpoint(5060, EngineConfig()))
+        port = reactor.listenUDP(0, carrier, interface="127.0.0.1")  # type: ignore[attr-defined]
+        self.addCleanup(port.stopListening)
+        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(client.close)
+        client.bind(("127.0.0.1", 0))
+        client.setblocking(False)
+        body = struct.pack("!HHII", 40000, 5060, 0, 0) + struct.pack("!BBHIIHHI", 1, 0, 20, 0xCAFEF00D, 65536, 5, 5, 77)
+        client.sendto(body[:8] + struct.pack("<I", crc32cPure(body)) + body[12:], ("127.0.0.1", port.getHost().port))
+        reply = None
+        for _ in range(100):
+            yield task.deferLater(reactor, 0.01, lambda: None)
+            try:
+                reply = client.recv(65536)
+                break
+            except BlockingIOError:
+                continue
+        assert reply is not None
+        self.assertEqual(struct.unpack_from("<I", reply, 8)[0], crc32cPure(reply[:8] + bytes(4) + reply[12:]))
+        packet = C.decodePacket(reply)
+        self.assertEqual((packet.srcPort, packet.dstPort, packet.vtag), (5060, 40000, 0xCAFEF00D))
+        [ack] = packet.chunks
+        assert isinstance(ack, C.InitAckChunk)
+        self.assertIsNotNone(ack.cookie)
+        self.assertEqual(carrier.endpoints[5060].associations(), [])
+
+    @defer.inlineCallbacks
     def test_messagesOverLoopback(self) -> Any:
         """
         An association over real UDP sockets: COMM_UP, a 100 KB message each

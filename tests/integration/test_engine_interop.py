@@ -101,6 +101,33 @@ def _kernelSocket() -> socket.socket:
     return s
 
 
+def _optionsReply(request: bytes) -> bytes:
+    """
+    A 200 OK for a SIP request: the dialog headers copied, a To tag added.
+    """
+    head = request.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    keep = []
+    for line in head[1:]:
+        name = line.split(b":", 1)[0].strip().lower()
+        if name in (b"via", b"from", b"call-id", b"cseq"):
+            keep.append(line)
+        elif name == b"to":
+            keep.append(line if b";tag=" in line else line + b";tag=engine")
+    keep += [b"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS", b"Content-Length: 0"]
+    return b"\r\n".join([b"SIP/2.0 200 OK"] + keep) + b"\r\n\r\n"
+
+
+class SIPResponder(EngineSide):
+    """
+    Answers every SIP request with 200 OK on its association.
+    """
+
+    def _onEvent(self, endpoint: Endpoint, event: Event) -> None:
+        self.events.append(event)
+        if isinstance(event, MessageReceived) and not event.data.startswith(b"SIP/2.0"):
+            endpoint.send(event.assocID, _optionsReply(event.data), self.carrier.now(), stream=event.stream, unordered=True)
+
+
 class KernelInteropTests(TestCase):
     """
     Our engine and kernel SCTP talk over UDP encapsulation.
@@ -199,6 +226,26 @@ class KernelInteropTests(TestCase):
         eof = yield threads.deferToThread(_recvMessage, conn)
         self.assertEqual(eof, b"")
         yield waitFor(lambda: engine.changes(AssocChange.SHUTDOWN_COMP), what="SHUTDOWN_COMP on the engine")
+
+    @defer.inlineCallbacks
+    def test_sippOptions(self) -> Any:
+        """
+        SIPp on kernel SCTP (encapsulated by the kernel) sends 200 OPTIONS
+        to an engine responder with C{-t s1} (one association) and 100
+        with C{-t sn} (one per call): every one is answered.
+        """
+        from tests.integration.test_sip_sipp import SCENARIOS, freePort, requireSIPp, sipp
+
+        requireSIPp()
+        engine = SIPResponder(self, 15073)
+        options = os.path.join(SCENARIOS, "options.xml")
+        target = "127.0.0.1:15073"
+        one = yield sipp(self, "-sf", options, "-i", "127.0.0.1", "-p", str(freePort()), "-m", "200", "-r", "100", target)
+        self.assertEqual((one.rc, one.successful, one.failed), (0, 200, 0), one)
+        many = yield sipp(self, "-t", "sn", "-sf", options, "-i", "127.0.0.1", "-p", str(freePort()), "-m", "100", "-r", "50", target)
+        self.assertEqual((many.rc, many.successful, many.failed), (0, 100, 0), many)
+        self.assertEqual(len(engine.messages()), 300)
+        self.assertGreaterEqual(len(engine.changes(AssocChange.COMM_UP)), 2)
 
     @defer.inlineCallbacks
     def test_noListener(self) -> Any:
@@ -301,15 +348,15 @@ class KernelInteropTests(TestCase):
     @defer.inlineCallbacks
     def test_lossyPath(self) -> Any:
         """
-        With 10% loss and 5 ms delay on loopback (netem), 100 messages each
-        way all arrive, in order.
+        With 10% loss and 5 ms delay on loopback (netem), 100 messages and
+        one of 200 KB each way all arrive, in order.
         """
         self.netem("loss", "10%", "delay", "5ms")
         engine = EngineSide(self, 15065, echo=True)
         s = _kernelSocket()
         self.addCleanup(s.close)
         yield threads.deferToThread(s.connect, ("127.0.0.1", 15065))
-        payloads = [(b"%03d" % i) * (1 + i * 7) for i in range(100)]
+        payloads = [(b"%03d" % i) * (1 + i * 7) for i in range(100)] + [os.urandom(200000)]
 
         def exchange() -> List[bytes]:
             for p in payloads:

@@ -112,6 +112,7 @@ class Association:
         self.errors = 0
         self.reachable = True
         self._early: List[Tuple[bytes, int, int, bool, Optional[float]]] = []
+        self._shutdownWhenUp = False
         self.stats = {"packets_in": 0, "packets_out": 0, "messages_in": 0, "messages_out": 0}
 
     # -- handshake, initiator side ------------------------------------------
@@ -189,6 +190,16 @@ class Association:
             return
         self.establish(*self._pendingPeer, now=now)
         self._up()
+        self.shutdownIfRequested(now)
+
+    def shutdownIfRequested(self, now: float) -> None:
+        """
+        Start the shutdown asked for during the handshake, now that the
+        association is up.
+        """
+        if self._shutdownWhenUp and self.state is State.ESTABLISHED:
+            self._shutdownWhenUp = False
+            self.shutdown(now)
 
     # -- chunks of an accepted packet ------------------------------------
 
@@ -252,6 +263,12 @@ class Association:
 
     def _onData(self, chunk: C.DataChunk, now: float) -> None:
         if self.receiver is None or self.state not in _OPEN:
+            return
+        if not chunk.data:
+            # Section 6.2: ABORT with a No User Data cause.
+            cause = ErrorCause(CauseCode.NO_USER_DATA, struct.pack("!I", chunk.tsn))
+            self.packets.append(C.encodePacket(C.Packet(self.localPort, self.peer[1], self.peerTag, (C.AbortChunk((cause,)),))))
+            self._close(AssocChange.COMM_LOST, "protocol violation: DATA without user data")
             return
         if chunk.stream >= self.inStreams:
             cause = ErrorCause(CauseCode.INVALID_STREAM, struct.pack("!HH", chunk.stream, 0))
@@ -343,7 +360,7 @@ class Association:
         """
         if len(data) > self._config.maxMessage:
             raise EngineUsageError("message of {} bytes over the {} limit".format(len(data), self._config.maxMessage))
-        if self.state in (State.COOKIE_WAIT, State.COOKIE_ECHOED):
+        if self.state in (State.COOKIE_WAIT, State.COOKIE_ECHOED) and not self._shutdownWhenUp:
             if not 0 <= stream < self._config.outStreams:
                 raise EngineUsageError("stream {} out of range (0..{})".format(stream, self._config.outStreams - 1))
             self._early.append((data, stream, ppid, unordered, ttl))
@@ -365,7 +382,8 @@ class Association:
             self.state = State.SHUTDOWN_PENDING
             self._checkShutdown(now)
         elif self.state in (State.COOKIE_WAIT, State.COOKIE_ECHOED):
-            self.abort(now, b"shutdown before established")
+            # Finish the handshake, send what was queued, then shut down.
+            self._shutdownWhenUp = True
 
     def abort(self, now: float, reason: bytes = b"") -> None:
         """
@@ -504,6 +522,9 @@ class Association:
         if sender is not None and self.state in _OPEN:
             if sender.forwardTSNDue:
                 chunks.append(sender.forwardTSN())
+                if sender.t3Deadline is None:
+                    # The FORWARD-TSN itself may be lost: T3 resends it.
+                    sender.t3Deadline = now + self.rto.rto
             if self.state in (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED):
                 data = sender.transmit(now)
                 if data and not self._hbOutstanding:

@@ -80,8 +80,8 @@ class DataChunk:
 
     @classmethod
     def decodeValue(cls, flags: int, value: bytes) -> "DataChunk":
-        if len(value) < _DATA.size + 1:
-            raise CodecError("DATA chunk without user data ({} bytes)".format(len(value)))
+        if len(value) < _DATA.size:
+            raise CodecError("DATA chunk of {} bytes".format(len(value)))
         tsn, stream, ssn, ppid = _DATA.unpack_from(value)
         return cls(tsn, stream, ssn, ppid, value[_DATA.size :], flags)
 

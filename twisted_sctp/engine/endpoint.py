@@ -142,6 +142,18 @@ class Endpoint:
         a.abort(now, reason)
         self._flush(a, now)
 
+    def close(self, now: float, graceful: bool = True) -> None:
+        """
+        End every association: SHUTDOWN (C{graceful}) or ABORT.  For a port
+        that stops listening.
+        """
+        for a in list(self._byID.values()):
+            if graceful:
+                a.shutdown(now)
+            else:
+                a.abort(now, b"endpoint closed")
+            self._flush(a, now)
+
     def nextEvent(self) -> Optional[Event]:
         """
         @return: the next event, or C{None}.
@@ -402,6 +414,7 @@ class Endpoint:
         a.myTSN = s.myTSN
         a.establish(s.peerTag, s.peerTSN, s.peerRwnd, s.outStreams, s.inStreams, s.peerForwardTSN, now)
         self._events.append(AssociationChanged(a.assocID, change, a.peer, a.outStreams, a.inStreams))
+        a.shutdownIfRequested(now)
 
     def _new(self, peer: Tuple[str, int], udpPort: int, myTag: int = 0, myTSN: int = 0) -> Association:
         assocID = self._nextID

@@ -27,6 +27,10 @@ from twisted_sctp.engine.serial import unwrap, wire32
 #: Received TSNs further ahead of the cumulative ack than this are dropped.
 _MAX_AHEAD = 0xFFFF
 
+#: What one held fragment costs against the receive window beyond its
+#: payload, so that a flood of tiny fragments is bounded too.
+_OVERHEAD = 64
+
 
 @attrs.frozen
 class Delivery:
@@ -55,6 +59,8 @@ class Receiver:
         self.cumTSN = peerInitialTSN - 1
         self._received: Set[int] = set()
         self._fragments: Dict[int, DataChunk] = {}
+        self._begin: Dict[int, int] = {}
+        self._end: Dict[int, int] = {}
         self._held = 0
         self._duplicates: List[int] = []
         self._nextSSN: Dict[int, int] = {}
@@ -90,7 +96,7 @@ class Receiver:
             self.sackNow = True
             return []
         if tsn - self.cumTSN > _MAX_AHEAD or (
-            tsn != self.cumTSN + 1 and self._held + len(chunk.data) > self._config.rwnd
+            tsn != self.cumTSN + 1 and self._held + len(chunk.data) + _OVERHEAD > self._config.rwnd
         ):
             self.dropped += 1
             return []
@@ -101,7 +107,7 @@ class Receiver:
             return []
         self._markReceived(tsn)
         self._fragments[tsn] = chunk
-        self._held += len(chunk.data)
+        self._held += len(chunk.data) + _OVERHEAD
         return self._reassemble(tsn)
 
     def _markReceived(self, tsn: int) -> None:
@@ -115,33 +121,74 @@ class Receiver:
             self._received.add(tsn)
             self.sackNow = True  # out of order: report the gap at once
 
+    def _joins(self, before: DataChunk, after: DataChunk) -> bool:
+        """
+        @return: whether two chunks with consecutive TSNs can belong to one
+            message.
+        """
+        return (
+            not before.flags & FLAG_END
+            and not after.flags & FLAG_BEGIN
+            and before.stream == after.stream
+            and (before.flags & FLAG_UNORDERED) == (after.flags & FLAG_UNORDERED)
+        )
+
     def _reassemble(self, tsn: int) -> List[Delivery]:
-        frags = self._fragments
+        """
+        Reassembly in amortised constant time per fragment: every held
+        fragment learns, once, the TSN of its message's first fragment
+        (L{_begin}) and last fragment (L{_end}) as soon as a contiguous run
+        reaches them; a message is complete when one fragment knows both.
+        """
+        frags, begin, end = self._fragments, self._begin, self._end
         chunk = frags[tsn]
         if chunk.flags & (FLAG_BEGIN | FLAG_END) == FLAG_BEGIN | FLAG_END:
             del frags[tsn]
-            self._held -= len(chunk.data)
+            self._held -= len(chunk.data) + _OVERHEAD
             message = Delivery(chunk.data, chunk.stream, chunk.ppid, bool(chunk.flags & FLAG_UNORDERED))
             return self._deliver(message, chunk.ssn)
-        start = tsn
-        while not frags[start].flags & FLAG_BEGIN:
-            start -= 1
-            if start not in frags or frags[start].stream != chunk.stream:
-                return []
-        end = tsn
-        while not frags[end].flags & FLAG_END:
-            end += 1
-            if end not in frags or frags[end].stream != chunk.stream:
-                return []
-        parts = [frags.pop(t) for t in range(start, end + 1)]
+        prev, nxt = frags.get(tsn - 1), frags.get(tsn + 1)
+        if chunk.flags & FLAG_BEGIN:
+            begin[tsn] = tsn
+        elif prev is not None and tsn - 1 in begin and self._joins(prev, chunk):
+            begin[tsn] = begin[tsn - 1]
+        if tsn in begin:
+            u = tsn + 1
+            while u in frags and u not in begin and self._joins(frags[u - 1], frags[u]):
+                begin[u] = begin[tsn]
+                u += 1
+        if chunk.flags & FLAG_END:
+            end[tsn] = tsn
+        elif nxt is not None and tsn + 1 in end and self._joins(chunk, nxt):
+            end[tsn] = end[tsn + 1]
+        if tsn in end:
+            u = tsn - 1
+            while u in frags and u not in end and self._joins(frags[u], frags[u + 1]):
+                end[u] = end[tsn]
+                u -= 1
+        if tsn not in begin or tsn not in end:
+            return []
+        first, last = begin[tsn], end[tsn]
+        parts = []
+        for t in range(first, last + 1):
+            part = frags.pop(t, None)
+            begin.pop(t, None)
+            end.pop(t, None)
+            if part is not None:
+                parts.append(part)
+        if len(parts) != last - first + 1:
+            # Only a peer that split a message with FORWARD-TSN gets here.
+            self._held -= sum(len(p.data) + _OVERHEAD for p in parts)
+            self.dropped += 1
+            return []
         data = b"".join(p.data for p in parts)
-        self._held -= len(data)
-        first = parts[0]
+        self._held -= len(data) + _OVERHEAD * len(parts)
+        head = parts[0]
         if len(data) > self._config.maxMessage:
             self.dropped += 1
             return []
-        message = Delivery(data, first.stream, first.ppid, bool(first.flags & FLAG_UNORDERED))
-        return self._deliver(message, first.ssn)
+        message = Delivery(data, head.stream, head.ppid, bool(head.flags & FLAG_UNORDERED))
+        return self._deliver(message, head.ssn)
 
     def _deliver(self, message: Delivery, ssn: int) -> List[Delivery]:
         if message.unordered:
@@ -179,7 +226,11 @@ class Receiver:
         if newCum <= self.cumTSN:
             return []
         for tsn in [t for t in self._fragments if t <= newCum]:
-            self._held -= len(self._fragments.pop(tsn).data)
+            self._held -= len(self._fragments.pop(tsn).data) + _OVERHEAD
+            self._begin.pop(tsn, None)
+            self._end.pop(tsn, None)
+        for tsn in [t for t, b in self._begin.items() if b <= newCum]:
+            del self._begin[tsn]  # the message's start was skipped
         self._received = {t for t in self._received if t > newCum}
         self.cumTSN = newCum
         while self.cumTSN + 1 in self._received:

@@ -88,13 +88,18 @@ class UDPCarrier(DatagramProtocol):
             if endpoint is None:
                 self.dropped += 1
                 return
-        endpoint.receiveDatagram(datagram, host, udpPort, self.now())
-        self.pump()
+        now = self.now()
+        endpoint.receiveDatagram(datagram, host, udpPort, now)
+        self.pump(now)
 
-    def pump(self) -> None:
+    def pump(self, now: Optional[float] = None) -> None:
         """
         Send every queued datagram, deliver every event, and re-arm the
         timer.  Call after driving an endpoint from outside (send, connect).
+
+        @param now: the clock's time if the caller just read it (a clock
+            read is a system call on some kernels, user-mode Linux among
+            them).
         """
         for endpoint in list(self.endpoints.values()):
             for payload, host, port in endpoint.datagramsToSend():
@@ -116,9 +121,9 @@ class UDPCarrier(DatagramProtocol):
                     self.transport.write(payload, (host, port))  # type: ignore[union-attr]
                 except OSError as e:
                     self.log.warn("UDP send to {host}:{port} failed: {error}", host=host, port=port, error=e)
-        self._arm()
+        self._arm(now)
 
-    def _arm(self) -> None:
+    def _arm(self, now: Optional[float] = None) -> None:
         times = [t for t in (e.nextTimeout() for e in self.endpoints.values()) if t is not None]
         timer = self._timer
         if not times:
@@ -127,7 +132,7 @@ class UDPCarrier(DatagramProtocol):
             self._timer = None
             return
         deadline = min(times)
-        delay = max(0.0, deadline - self.now())
+        delay = max(0.0, deadline - (self.now() if now is None else now))
         if timer is not None and timer.active():
             if timer.getTime() != deadline:
                 timer.reset(delay)
@@ -139,7 +144,7 @@ class UDPCarrier(DatagramProtocol):
         now = self.now()
         for endpoint in list(self.endpoints.values()):
             endpoint.handleTimer(now)
-        self.pump()
+        self.pump(now)
 
 
 def describe(datagram: bytes) -> str:
