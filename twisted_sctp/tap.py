@@ -30,7 +30,8 @@ from twisted.internet import defer, error as ierror
 from twisted.logger import Logger
 from twisted.python import usage
 
-from twisted_sctp.transport.address import familyOf, parseListen
+from twisted_sctp import endpoints
+from twisted_sctp.transport.address import SCTPAddress, familyOf, parseListen
 from twisted_sctp.error import OptionError, SCTPUnavailableError, UnknownOptionError
 from twisted_sctp.transport.options import SCTPOptions, normalizeName
 from twisted_sctp.transport.port import SCTPPort
@@ -38,6 +39,8 @@ from twisted_sctp.sip.transport import SIPSettings, SIPTransport
 from twisted_sctp.sip.server import ServerSettings, SIPServer
 
 Listen = Tuple[List[str], int]
+#: A listener's addresses and port, as a key of per-listener options.
+ListenKey = Tuple[Tuple[str, ...], int]
 
 DEFAULT_LISTEN = "sctp:127.0.0.1:5060"
 
@@ -65,11 +68,31 @@ _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "fals
 _log = Logger()
 
 
-def _listen(text: str, where: str = "--listen") -> Listen:
+def _listenSpec(text: str, where: str = "--listen") -> Tuple[Listen, Dict[str, int]]:
+    """
+    Parse a listen address: the short form (C{sctp:HOST:PORT}, ...) or an
+    C{sctp:PORT:interface=...} endpoint string (L{endpoints.parseServerString}).
+
+    @return: the listener and the SCTP options its string names.
+    """
+    if endpoints.isServerString(text):
+        try:
+            spec = endpoints.parseServerString(text)
+        except ValueError as e:
+            raise usage.UsageError("{} {}: {}".format(where, text, e))
+        return (list(spec.interfaces), spec.port), dict(spec.given)
     try:
-        return parseListen(text)
+        return parseListen(text), {}
     except ValueError as e:
-        raise usage.UsageError("{} {}: {} (use sctp:HOST:PORT, sctp:(HOST1,HOST2):PORT or sctp:[IPV6]:PORT)".format(where, text, e))
+        raise usage.UsageError("{} {}: {} (use sctp:HOST:PORT, sctp:(HOST1,HOST2):PORT, sctp:[IPV6]:PORT or sctp:PORT:interface=ADDR[,ADDR][:OPTION=VALUE...])".format(where, text, e))
+
+
+def _listen(text: str, where: str = "--listen") -> Listen:
+    return _listenSpec(text, where)[0]
+
+
+def _key(listen: Listen) -> ListenKey:
+    return tuple(listen[0]), listen[1]
 
 
 def _pair(text: str, flag: str) -> Tuple[str, str]:
@@ -172,7 +195,9 @@ def readConfig(path: str) -> ConfigFile:
             raise usage.UsageError("--config {}: unknown key {} in [server] (valid: {})".format(path, key, ", ".join(_SERVER_KEYS)))
         if name == "listen":
             texts = value if isinstance(value, list) else str(value).split()
-            server["listen"] = [_listen(str(t), "--config {}: listen".format(path)) for t in texts]
+            specs = [_listenSpec(str(t), "--config {}: listen".format(path)) for t in texts]
+            server["listen"] = [listen for listen, _ in specs]
+            server["listen_options"] = {_key(listen): given for listen, given in specs if given}
         else:
             server[name] = str(value)
     return ConfigFile(server, dict(sections.get("sctp", {})), dict(sections.get("sip", {})))
@@ -199,14 +224,18 @@ class Options(usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+        self["listenOptions"] = {}
         self["option"] = {}
         self["sip"] = {}
 
     def opt_listen(self, value: str) -> None:
         """
-        Listen on sctp:HOST:PORT; multihomed sctp:(HOST1,HOST2):PORT; IPv6 sctp:[::1]:PORT. Repeatable. Default: sctp:127.0.0.1:5060.
+        Listen on sctp:HOST:PORT; multihomed sctp:(HOST1,HOST2):PORT; IPv6 sctp:[::1]:PORT; or an endpoint string sctp:PORT:interface=ADDR[,ADDR...][:OPTION=VALUE...] (its options override --option for that listener). Repeatable. Default: sctp:127.0.0.1:5060.
         """
-        self["listen"].append(_listen(value))
+        listen, given = _listenSpec(value)
+        self["listen"].append(listen)
+        if given:
+            self["listenOptions"][_key(listen)] = given
 
     def opt_option(self, value: str) -> None:
         """
@@ -231,6 +260,7 @@ class Options(usage.Options):
         """
         config = readConfig(self["config"]) if self["config"] else ConfigFile()
         self["listeners"] = self["listen"] or config.server.get("listen") or [_listen(DEFAULT_LISTEN)]
+        given = self["listenOptions"] if self["listen"] else config.server.get("listen_options", {})
         sctp: Dict[str, Any] = {}
         for key, value in config.sctp.items():
             try:
@@ -242,6 +272,12 @@ class Options(usage.Options):
             self["sctpOptions"] = SCTPOptions.fromMapping(sctp)
         except OptionError as e:
             raise usage.UsageError("--option {}".format(e))
+        self["listenerOptions"] = {}
+        for key, named in given.items():
+            try:
+                self["listenerOptions"][key] = SCTPOptions.fromMapping(dict(sctp, **named))
+            except OptionError as e:
+                raise usage.UsageError("--listen {}: {}".format(str(SCTPAddress(key[0][0], key[1], key[0])), e))
         sip = dict(config.sip)
         sip.update(self["sip"])
         self["sipSettings"], self["serverSettings"] = sipSettingsFrom(sip)
@@ -256,6 +292,8 @@ class SIPService(service.Service):
     L{SIPTransport} and the L{SIPServer}.
 
     @ivar ports: the started L{SCTPPort}s.
+    @ivar listenerOptions: the options of listeners whose C{--listen}
+        endpoint string named some (the others use C{options}).
     @ivar transport: the L{SIPTransport}.
     @ivar server: the L{SIPServer}.
     """
@@ -271,10 +309,12 @@ class SIPService(service.Service):
         sipSettings: Optional[SIPSettings] = None,
         serverSettings: Optional[ServerSettings] = None,
         kernel: Any = None,
+        listenerOptions: Optional[Dict[ListenKey, SCTPOptions]] = None,
     ) -> None:
         self._reactor = reactor
         self.listeners = [(list(hosts), port) for hosts, port in listeners]
         self.options = options if options is not None else SCTPOptions()
+        self.listenerOptions = dict(listenerOptions or {})
         self._kernel = kernel
         self.transport = SIPTransport(reactor, settings=sipSettings)
         self.server = SIPServer(self.transport, reactor, serverSettings)
@@ -295,7 +335,8 @@ class SIPService(service.Service):
                     _log.warn("listening on a wildcard address ({hosts}): the Via of forwarded requests will name it, so responses can only come back on the request's association; give explicit addresses", hosts=",".join(hosts))
             try:
                 for hosts, port in self.listeners:
-                    listener = self.transport.listen(hosts, port, self.options, kernel=self._kernel)
+                    options = self.listenerOptions.get((tuple(hosts), port), self.options)
+                    listener = self.transport.listen(hosts, port, options, kernel=self._kernel)
                     self.ports.append(listener.sctp)
             except BaseException:
                 self.transport.stopListening()
@@ -392,7 +433,7 @@ def buildService(config: Any, reactor: Any, kernel: Any = None, probe: Callable[
     except SCTPUnavailableError as e:
         _fail(e)
     top = _TopService()
-    sipService = SIPService(reactor, config["listeners"], config["sctpOptions"], config["sipSettings"], config["serverSettings"], kernel)
+    sipService = SIPService(reactor, config["listeners"], config["sctpOptions"], config["sipSettings"], config["serverSettings"], kernel, config.get("listenerOptions"))
     sipService.setServiceParent(top)
     from twisted_sctp.admin.server import makeAdminService
 
