@@ -27,7 +27,7 @@ import attrs
 
 from twisted.application import service
 from twisted.internet import defer, error as ierror
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.python import usage
 
 from twisted_sctp import endpoints
@@ -375,7 +375,24 @@ def startupError(error: BaseException) -> str:
         if error.interface:
             where = "{}:{}".format("[{}]".format(error.interface) if ":" in error.interface else error.interface, where)
         return "twistd sctp-sip: cannot listen on {}: {}".format(where, getattr(error.socketError, "strerror", None) or error.socketError)
-    return "twistd sctp-sip: {}".format(error)
+    if isinstance(error, (SCTPUnavailableError, usage.UsageError)):
+        return "twistd sctp-sip: {}".format(error)
+    return "twistd sctp-sip: cannot start: {}".format(error or error.__class__.__name__)
+
+
+def checkEndpointPort(flag: str, description: str) -> None:
+    """
+    Refuse a C{tcp:}/C{tcp6:}/C{ssl:} server endpoint string whose port is
+    not 0-65535 (Twisted only finds out when it binds, with a traceback).
+
+    @raise usage.UsageError: the port is out of range or not a number.
+    """
+    from twisted_sctp.admin.auth import splitDescription
+
+    kind, args, kwargs = splitDescription(description)
+    port = kwargs.get("port", args[0] if args else None)
+    if kind in ("tcp", "tcp6", "ssl") and port is not None and not (port.isascii() and port.isdigit() and int(port) <= 65535):
+        raise usage.UsageError("{} {}: port {!r} is not a port number (0-65535)".format(flag, description, port))
 
 
 def _fail(error: BaseException) -> None:
@@ -395,16 +412,22 @@ class _TopService(service.MultiService):
     def privilegedStartService(self) -> None:
         try:
             super().privilegedStartService()
-        except (SCTPUnavailableError, ierror.CannotListenError) as e:
-            _log.critical("{message}", message=startupError(e))
-            _fail(e)
+        except Exception as e:
+            self._startFailed(e)
 
     def startService(self) -> None:
         try:
             super().startService()
-        except (SCTPUnavailableError, ierror.CannotListenError) as e:
-            _log.critical("{message}", message=startupError(e))
-            _fail(e)
+        except Exception as e:
+            self._startFailed(e)
+
+    def _startFailed(self, error: Exception) -> None:
+        if not isinstance(error, (SCTPUnavailableError, ierror.CannotListenError)):
+            # Not one we expect: the traceback goes to the log at debug
+            # level, for a bug report; the operator gets one line.
+            _log.failure("start-up failed", level=LogLevel.debug)
+        _log.critical("{message}", message=startupError(error))
+        _fail(error)
 
 
 def probeSCTP(families: Sequence[int]) -> None:
@@ -438,6 +461,9 @@ def buildService(config: Any, reactor: Any, kernel: Any = None, probe: Callable[
     from twisted_sctp.admin.server import makeAdminService
 
     try:
+        for flag in ("admin", "metrics"):
+            if config[flag]:
+                checkEndpointPort("--" + flag, config[flag])
         makeAdminService(reactor, config["admin"], sipService, config["admin-secret-file"]).setServiceParent(top)
         if config["metrics"]:
             from twisted_sctp.admin.metrics import makeMetricsService
