@@ -8,7 +8,7 @@ over SCTP, with an AMP admin endpoint.
     twistd -n sctp-sip --config /etc/sctp-sip.toml --option send_retries=2
 
 The configuration file is TOML (a name ending in C{.toml}, read with
-C{tomllib}) or INI (any other name, read with C{configparser}), with the
+C{tomllib}, or C{tomli} before Python 3.11) or INI (any other name, read with C{configparser}), with the
 sections C{[server]} (C{listen}, C{admin}, C{admin_secret_file},
 C{metrics}), C{[sctp]} (the 19 options) and C{[sip]} (L{SIP_SETTINGS}).
 The command line wins over the file: C{--listen} replaces the file's
@@ -156,6 +156,19 @@ class ConfigFile:
     sip: Dict[str, Any] = attrs.field(factory=dict)
 
 
+def _toml() -> Any:
+    """
+    @return: C{tomllib} (Python 3.11+) or C{tomli} (its back-port, a
+        dependency on older Pythons).
+    """
+    import importlib
+
+    try:
+        return importlib.import_module("tomllib")
+    except ImportError:  # Python < 3.11
+        return importlib.import_module("tomli")
+
+
 def readConfig(path: str) -> ConfigFile:
     """
     Read a TOML (C{*.toml}) or INI configuration file.
@@ -166,12 +179,8 @@ def readConfig(path: str) -> ConfigFile:
     sections: Dict[str, Dict[str, Any]] = {}
     try:
         if path.endswith(".toml"):
-            try:
-                import tomllib
-            except ImportError:  # Python < 3.11
-                raise usage.UsageError("--config {}: TOML needs Python 3.11; use an INI file".format(path))
             with open(path, "rb") as f:
-                data = tomllib.load(f)
+                data = _toml().load(f)
             for name, section in data.items():
                 if not isinstance(section, dict):
                     raise usage.UsageError("--config {}: {} is outside a section ([server], [sctp], [sip])".format(path, name))
