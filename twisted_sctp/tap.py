@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_tap -*-
 """
 C{twistd sctp-sip}: a SIP registrar, stateless proxy and OPTIONS responder
-over SCTP, with an AMP admin endpoint.
+over SCTP, with an AMP admin endpoint::
 
     twistd -n sctp-sip --listen sctp:127.0.0.1:5060 --option autoclose=120
     twistd -n sctp-sip --listen 'sctp:(10.0.0.1,10.0.1.1):5060' --listen 'sctp:[::1]:5060'

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_ctl -*-
 """
-C{sctp-sipctl}: the operator's client of the SIP server's admin endpoint.
+C{sctp-sipctl}: the operator's client of the SIP server's admin endpoint::
 
     sctp-sipctl [--admin ENDPOINT] [--secret-file FILE] [--json] COMMAND
 

@@ -2,7 +2,7 @@
 """
 The management endpoint of the SIP server: AMP commands over any Twisted
 server endpoint, and L{AdminClient} for Python users (C{sctp-sipctl} is
-built on it).
+built on it)::
 
     from twisted_sctp.admin.server import makeAdminService
     makeAdminService(reactor, "unix:sctp-sip.admin:mode=600", sipService,
