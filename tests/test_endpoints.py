@@ -9,7 +9,7 @@ connecting over the kernel: tests/integration/test_endpoints.py.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, List
 
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.interfaces import (
@@ -24,6 +24,9 @@ from twisted.plugin import getPlugins
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from tests.integration.helpers import RecordingFactory
+from twisted_sctp import SCTPPort
+from twisted_sctp.testing import commUp
 from twisted_sctp.endpoints import (
     SCTPClientEndpoint,
     SCTPClientParser,
@@ -310,3 +313,120 @@ class ClientStringTests(SynchronousTestCase):
         """
         endpoint: Any = SCTPClientParser().parseStreamClient(object(), host="127.0.0.1", port="1")
         self.failureResultOf(endpoint.connect(Factory.forProtocol(Protocol)))
+
+
+class ClientConnectTests(SynchronousTestCase):
+    """
+    L{SCTPClientEndpoint.connect} over L{FakeKernel}: the socket it opens,
+    the association's protocol, the timeout, cancellation and the socket
+    closing with the association.
+    """
+
+    def setUp(self) -> None:
+        import twisted_sctp
+        from twisted_sctp.testing import FakeKernel
+
+        self.reactor = MemoryReactorClock()
+        self.kernel = FakeKernel(40000)
+        self.ports: List[SCTPPort] = []
+
+        def fakeListen(reactor: Any, port: int, factory: Any, interfaces: Any, options: Any) -> SCTPPort:
+            p = SCTPPort(port, factory, interfaces, options, reactor, kernel=self.kernel)
+            p.startListening()
+            self.ports.append(p)
+            return p
+
+        self.patch(twisted_sctp, "listenSCTP", fakeListen)
+        self.factory = RecordingFactory()
+        self.endpoint = clientFromString(self.reactor, "sctp:host=127.0.0.9:port=5060:bindAddress=127.0.0.3:timeout=5")
+
+    def comeUp(self) -> None:
+        assocID = self.kernel.nextAssocID
+        self.kernel.peers[assocID] = [("127.0.0.9", 5060)]
+        self.kernel.socket.feedNotification(commUp(assocID), ("127.0.0.9", 5060))
+        self.ports[0].doRead()
+
+    def test_connect(self) -> None:
+        """
+        The socket binds the bind address, port 0; connectx gets the peer;
+        the Deferred fires with the protocol once the association is up.
+        """
+        d = self.endpoint.connect(self.factory)
+        self.assertNoResult(d)
+        self.assertEqual((self.kernel.bound, self.ports[0].port), (["127.0.0.3"], 0))
+        self.assertEqual(self.kernel.connects, [[("127.0.0.9", 5060)]])
+        self.comeUp()
+        protocol = self.successResultOf(d)
+        self.assertIs(protocol, self.factory.built[0])
+        self.assertEqual(protocol.transport.getPeer().host, "127.0.0.9")
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_strangerRefused(self) -> None:
+        """
+        A second association on the client's socket gets no protocol.
+        """
+        d = self.endpoint.connect(self.factory)
+        self.comeUp()
+        self.successResultOf(d)
+        self.kernel.peers[77] = [("127.0.0.8", 7000)]
+        self.kernel.socket.feedNotification(commUp(77), ("127.0.0.8", 7000))
+        self.ports[0].doRead()
+        self.assertEqual(len(self.factory.built), 1)
+
+    def test_closesWithTheAssociation(self) -> None:
+        """
+        When the association ends the socket is closed (on the next turn of
+        the reactor).
+        """
+        from twisted_sctp.kernel.constants import AssocChangeState
+        from twisted_sctp.kernel.notifications import AssocChange
+
+        d = self.endpoint.connect(self.factory)
+        self.comeUp()
+        protocol = self.successResultOf(d)
+        assocID = protocol.transport.association.assocID
+        lost = AssocChange(state=AssocChangeState.COMM_LOST, error=0, outboundStreams=0, inboundStreams=0, assocID=assocID)
+        self.kernel.socket.feedNotification(lost, ("127.0.0.9", 5060))
+        self.ports[0].doRead()
+        self.assertEqual(protocol.lost[0].value.how, "comm_lost")
+        self.assertTrue(self.ports[0].connected)
+        self.reactor.advance(0)
+        self.assertFalse(self.ports[0].connected)
+
+    def test_timeout(self) -> None:
+        """
+        No association within the timeout: C{TimeoutError}, socket closed.
+        """
+        from twisted.internet import defer
+
+        d = self.endpoint.connect(self.factory)
+        self.reactor.advance(5)
+        failure = self.failureResultOf(d, defer.TimeoutError)
+        self.assertIn("not up after 5.0 s", str(failure.value))
+        self.assertFalse(self.ports[0].connected)
+
+    def test_cancel(self) -> None:
+        """
+        Cancelling closes the socket and stops the timer.
+        """
+        from twisted.internet import defer
+
+        d = self.endpoint.connect(self.factory)
+        d.cancel()
+        self.failureResultOf(d, defer.CancelledError)
+        self.assertFalse(self.ports[0].connected)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_connectFailed(self) -> None:
+        """
+        C{connectx} failing: C{ConnectError}, socket closed.
+        """
+        from twisted_sctp.error import ConnectError
+
+        def refuse(sock: Any, paths: Any) -> int:
+            raise OSError(111, "Connection refused")
+
+        self.kernel.connectx = refuse  # type: ignore[method-assign]
+        d = self.endpoint.connect(self.factory)
+        self.failureResultOf(d, ConnectError)
+        self.assertFalse(self.ports[0].connected)
