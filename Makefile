@@ -4,7 +4,7 @@
 
 VENV ?= .venv
 
-.PHONY: setup test unit integration fault-lab fuzz typecheck demo bench clean
+.PHONY: setup test unit integration fault-lab fuzz typecheck docs check-install install-service demo bench clean
 
 setup:
 	scripts/setup-env
@@ -30,6 +30,24 @@ fuzz: setup
 
 typecheck: setup
 	$(VENV)/bin/mypy twisted_sctp
+
+# The API reference with pydoctor (epytext), into build/apidocs; fails on
+# any docstring warning (scripts/run-tests runs it too).
+docs: setup
+	scripts/build-docs
+
+# pip install -e . and pip install . in throwaway virtualenvs: both must give
+# twistd sctp-sip and the sctp: endpoints; the sdist must carry the docs.
+# Needs a package index (about a minute).
+check-install:
+	scripts/check-install
+
+# Install the server as a systemd service (as root): a virtualenv in
+# $(SERVICE_VENV) with the package, the unit, /etc/sctp-sip/sctp-sip.toml
+# (kept if present) and the logrotate file. DESTDIR stages it elsewhere.
+SERVICE_VENV ?= /opt/twisted-sctp
+install-service:
+	scripts/install-service "$(SERVICE_VENV)" "$(DESTDIR)"
 
 demo: setup
 	scripts/demo

@@ -73,11 +73,11 @@ class MetricsTests(SynchronousTestCase):
         self.assertEqual(values[("sctp_current_opened_connections", second)], 1)
         self.assertEqual(values[("sctp_tracked_connections_created_total", first)], 1)
         self.assertEqual(values[("sctp_messages_in_total", first)], 1)
-        self.assertEqual(values[("sctp_bytes_in_total", first)], 5)
+        self.assertEqual(values[("sctp_received_bytes_total", first)], 5)
         self.assertEqual(values[("sctp_dropped_messages_total", (("listener", "sctp:127.0.0.1:5060"), ("reason", "oversize")))], 0)
         self.assertEqual(values[("sctp_associations", (("listener", "sctp:127.0.0.1:5060"), ("state", "established")))], 1)
-        self.assertEqual(values[("sctp_option", (("listener", "sctp:127.0.0.1:5060"), ("name", "autoclose")))], 180)
-        self.assertEqual(values[("sip_requests_in", ())], 7)
+        self.assertEqual(values[("sctp_option_seconds", (("listener", "sctp:127.0.0.1:5060"), ("name", "autoclose")))], 180)
+        self.assertEqual(values[("sip_requests_in_total", ())], 7)
         self.assertEqual(values[("sctp_kernel_curr_estab", ())], 2)
         self.assertEqual(values[("sctp_kernel_in_sctp_packs_total", ())], 40)
         self.assertEqual(values[("sctp_kernel_active_estabs_total", ())], 3)
@@ -92,7 +92,7 @@ class MetricsTests(SynchronousTestCase):
         self.sip.sip["requests_in"] = 8
         after = samples(self.scrape())
         self.assertEqual(after[("sctp_established_total", (("listener", "sctp:127.0.0.1:5060"),))], 1)
-        self.assertEqual(after[("sip_requests_in", ())], 8)
+        self.assertEqual(after[("sip_requests_in_total", ())], 8)
 
     def test_noListeners(self) -> None:
         """
@@ -100,7 +100,7 @@ class MetricsTests(SynchronousTestCase):
         """
         self.sip.ports = []
         values = samples(self.scrape())
-        self.assertEqual(values[("sip_requests_in", ())], 7)
+        self.assertEqual(values[("sip_requests_in_total", ())], 7)
 
     def test_endpointDefaults(self) -> None:
         """

@@ -1,6 +1,6 @@
 """
 twisted-sctp: an SCTP transport for Twisted on Linux kernel SCTP, and SIP
-over SCTP (RFC 4168) on top of it.
+over SCTP (RFC 4168) on top of it::
 
     from twisted_sctp import listenSCTP, SCTPOptions
     port = listenSCTP(reactor, 5060, factory, interfaces=("10.0.0.1", "10.0.1.1"),

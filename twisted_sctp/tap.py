@@ -1,14 +1,14 @@
 # -*- test-case-name: tests.test_tap -*-
 """
 C{twistd sctp-sip}: a SIP registrar, stateless proxy and OPTIONS responder
-over SCTP, with an AMP admin endpoint.
+over SCTP, with an AMP admin endpoint::
 
     twistd -n sctp-sip --listen sctp:127.0.0.1:5060 --option autoclose=120
     twistd -n sctp-sip --listen 'sctp:(10.0.0.1,10.0.1.1):5060' --listen 'sctp:[::1]:5060'
     twistd -n sctp-sip --config /etc/sctp-sip.toml --option send_retries=2
 
 The configuration file is TOML (a name ending in C{.toml}, read with
-C{tomllib}) or INI (any other name, read with C{configparser}), with the
+C{tomllib}, or C{tomli} before Python 3.11) or INI (any other name, read with C{configparser}), with the
 sections C{[server]} (C{listen}, C{admin}, C{admin_secret_file},
 C{metrics}), C{[sctp]} (the 19 options) and C{[sip]} (L{SIP_SETTINGS}).
 The command line wins over the file: C{--listen} replaces the file's
@@ -29,10 +29,11 @@ import attrs
 from twisted.application import service
 from twisted.cred import strcred
 from twisted.internet import defer, error as ierror
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.python import usage
 
-from twisted_sctp.transport.address import familyOf, parseListen
+from twisted_sctp import endpoints
+from twisted_sctp.transport.address import SCTPAddress, familyOf, parseListen
 from twisted_sctp.error import OptionError, SCTPUnavailableError, UnknownOptionError
 from twisted_sctp.transport.options import SCTPOptions, normalizeName
 from twisted_sctp.transport.port import SCTPPort
@@ -42,6 +43,8 @@ from twisted_sctp.sip.credentials import CREDENTIAL_INTERFACES, DigestAuthentica
 from twisted_sctp.sip.policy import SECURITY_SETTINGS, RequestGuard, SecuritySettings, defaultRealm, securitySettingsFrom
 
 Listen = Tuple[List[str], int]
+#: A listener's addresses and port, as a key of per-listener options.
+ListenKey = Tuple[Tuple[str, ...], int]
 
 DEFAULT_LISTEN = "sctp:127.0.0.1:5060"
 
@@ -69,11 +72,31 @@ _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "fals
 _log = Logger()
 
 
-def _listen(text: str, where: str = "--listen") -> Listen:
+def _listenSpec(text: str, where: str = "--listen") -> Tuple[Listen, Dict[str, int]]:
+    """
+    Parse a listen address: the short form (C{sctp:HOST:PORT}, ...) or an
+    C{sctp:PORT:interface=...} endpoint string (L{endpoints.parseServerString}).
+
+    @return: the listener and the SCTP options its string names.
+    """
+    if endpoints.isServerString(text):
+        try:
+            spec = endpoints.parseServerString(text)
+        except ValueError as e:
+            raise usage.UsageError("{} {}: {}".format(where, text, e))
+        return (list(spec.interfaces), spec.port), dict(spec.given)
     try:
-        return parseListen(text)
+        return parseListen(text), {}
     except ValueError as e:
-        raise usage.UsageError("{} {}: {} (use sctp:HOST:PORT, sctp:(HOST1,HOST2):PORT or sctp:[IPV6]:PORT)".format(where, text, e))
+        raise usage.UsageError("{} {}: {} (use sctp:HOST:PORT, sctp:(HOST1,HOST2):PORT, sctp:[IPV6]:PORT or sctp:PORT:interface=ADDR[,ADDR][:OPTION=VALUE...])".format(where, text, e))
+
+
+def _listen(text: str, where: str = "--listen") -> Listen:
+    return _listenSpec(text, where)[0]
+
+
+def _key(listen: Listen) -> ListenKey:
+    return tuple(listen[0]), listen[1]
 
 
 def _pair(text: str, flag: str) -> Tuple[str, str]:
@@ -137,6 +160,19 @@ class ConfigFile:
     sip: Dict[str, Any] = attrs.field(factory=dict)
 
 
+def _toml() -> Any:
+    """
+    @return: C{tomllib} (Python 3.11+) or C{tomli} (its back-port, a
+        dependency on older Pythons).
+    """
+    import importlib
+
+    try:
+        return importlib.import_module("tomllib")
+    except ImportError:  # Python < 3.11
+        return importlib.import_module("tomli")
+
+
 def readConfig(path: str) -> ConfigFile:
     """
     Read a TOML (C{*.toml}) or INI configuration file.
@@ -147,12 +183,8 @@ def readConfig(path: str) -> ConfigFile:
     sections: Dict[str, Dict[str, Any]] = {}
     try:
         if path.endswith(".toml"):
-            try:
-                import tomllib
-            except ImportError:  # Python < 3.11
-                raise usage.UsageError("--config {}: TOML needs Python 3.11; use an INI file".format(path))
             with open(path, "rb") as f:
-                data = tomllib.load(f)
+                data = _toml().load(f)
             for name, section in data.items():
                 if not isinstance(section, dict):
                     raise usage.UsageError("--config {}: {} is outside a section ([server], [sctp], [sip])".format(path, name))
@@ -176,7 +208,9 @@ def readConfig(path: str) -> ConfigFile:
             raise usage.UsageError("--config {}: unknown key {} in [server] (valid: {})".format(path, key, ", ".join(_SERVER_KEYS)))
         if name == "listen":
             texts = value if isinstance(value, list) else str(value).split()
-            server["listen"] = [_listen(str(t), "--config {}: listen".format(path)) for t in texts]
+            specs = [_listenSpec(str(t), "--config {}: listen".format(path)) for t in texts]
+            server["listen"] = [listen for listen, _ in specs]
+            server["listen_options"] = {_key(listen): given for listen, given in specs if given}
         else:
             server[name] = str(value)
     return ConfigFile(server, dict(sections.get("sctp", {})), dict(sections.get("sip", {})))
@@ -207,15 +241,19 @@ class Options(usage.Options, strcred.AuthOptionMixin):
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+        self["listenOptions"] = {}
         self["option"] = {}
         self["sip"] = {}
         self["credCheckers"] = []
 
     def opt_listen(self, value: str) -> None:
         """
-        Listen on sctp:HOST:PORT; multihomed sctp:(HOST1,HOST2):PORT; IPv6 sctp:[::1]:PORT. Repeatable. Default: sctp:127.0.0.1:5060.
+        Listen on sctp:HOST:PORT; multihomed sctp:(HOST1,HOST2):PORT; IPv6 sctp:[::1]:PORT; or an endpoint string sctp:PORT:interface=ADDR[,ADDR...][:OPTION=VALUE...] (its options override --option for that listener). Repeatable. Default: sctp:127.0.0.1:5060.
         """
-        self["listen"].append(_listen(value))
+        listen, given = _listenSpec(value)
+        self["listen"].append(listen)
+        if given:
+            self["listenOptions"][_key(listen)] = given
 
     def opt_option(self, value: str) -> None:
         """
@@ -240,6 +278,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         """
         config = readConfig(self["config"]) if self["config"] else ConfigFile()
         self["listeners"] = self["listen"] or config.server.get("listen") or [_listen(DEFAULT_LISTEN)]
+        given = self["listenOptions"] if self["listen"] else config.server.get("listen_options", {})
         sctp: Dict[str, Any] = {}
         for key, value in config.sctp.items():
             try:
@@ -251,6 +290,12 @@ class Options(usage.Options, strcred.AuthOptionMixin):
             self["sctpOptions"] = SCTPOptions.fromMapping(sctp)
         except OptionError as e:
             raise usage.UsageError("--option {}".format(e))
+        self["listenerOptions"] = {}
+        for key, named in given.items():
+            try:
+                self["listenerOptions"][key] = SCTPOptions.fromMapping(dict(sctp, **named))
+            except OptionError as e:
+                raise usage.UsageError("--listen {}: {}".format(str(SCTPAddress(key[0][0], key[1], key[0])), e))
         sip = dict(config.sip)
         sip.update(self["sip"])
         self["securitySettings"], sip = securitySettingsFrom(sip)
@@ -269,6 +314,8 @@ class SIPService(service.Service):
     L{SIPTransport} and the L{SIPServer}.
 
     @ivar ports: the started L{SCTPPort}s.
+    @ivar listenerOptions: the options of listeners whose C{--listen}
+        endpoint string named some (the others use C{options}).
     @ivar transport: the L{SIPTransport}.
     @ivar server: the L{SIPServer}.
     @ivar guard: its L{RequestGuard} (the security policy, docs/security.md).
@@ -287,10 +334,12 @@ class SIPService(service.Service):
         kernel: Any = None,
         security: Optional[SecuritySettings] = None,
         checkers: Sequence[Any] = (),
+        listenerOptions: Optional[Dict[ListenKey, SCTPOptions]] = None,
     ) -> None:
         self._reactor = reactor
         self.listeners = [(list(hosts), port) for hosts, port in listeners]
         self.options = options if options is not None else SCTPOptions()
+        self.listenerOptions = dict(listenerOptions or {})
         self._kernel = kernel
         self.transport = SIPTransport(reactor, settings=sipSettings)
         self.server = SIPServer(self.transport, reactor, serverSettings)
@@ -316,7 +365,8 @@ class SIPService(service.Service):
                     _log.warn("listening on a wildcard address ({hosts}): the Via of forwarded requests will name it, so responses can only come back on the request's association; give explicit addresses", hosts=",".join(hosts))
             try:
                 for hosts, port in self.listeners:
-                    listener = self.transport.listen(hosts, port, self.options, kernel=self._kernel)
+                    options = self.listenerOptions.get((tuple(hosts), port), self.options)
+                    listener = self.transport.listen(hosts, port, options, kernel=self._kernel)
                     self.ports.append(listener.sctp)
             except BaseException:
                 self.transport.stopListening()
@@ -355,7 +405,24 @@ def startupError(error: BaseException) -> str:
         if error.interface:
             where = "{}:{}".format("[{}]".format(error.interface) if ":" in error.interface else error.interface, where)
         return "twistd sctp-sip: cannot listen on {}: {}".format(where, getattr(error.socketError, "strerror", None) or error.socketError)
-    return "twistd sctp-sip: {}".format(error)
+    if isinstance(error, (SCTPUnavailableError, usage.UsageError)):
+        return "twistd sctp-sip: {}".format(error)
+    return "twistd sctp-sip: cannot start: {}".format(error or error.__class__.__name__)
+
+
+def checkEndpointPort(flag: str, description: str) -> None:
+    """
+    Refuse a C{tcp:}/C{tcp6:}/C{ssl:} server endpoint string whose port is
+    not 0-65535 (Twisted only finds out when it binds, with a traceback).
+
+    @raise usage.UsageError: the port is out of range or not a number.
+    """
+    from twisted_sctp.admin.auth import splitDescription
+
+    kind, args, kwargs = splitDescription(description)
+    port = kwargs.get("port", args[0] if args else None)
+    if kind in ("tcp", "tcp6", "ssl") and port is not None and not (port.isascii() and port.isdigit() and int(port) <= 65535):
+        raise usage.UsageError("{} {}: port {!r} is not a port number (0-65535)".format(flag, description, port))
 
 
 def _fail(error: BaseException) -> None:
@@ -375,16 +442,22 @@ class _TopService(service.MultiService):
     def privilegedStartService(self) -> None:
         try:
             super().privilegedStartService()
-        except (SCTPUnavailableError, ierror.CannotListenError) as e:
-            _log.critical("{message}", message=startupError(e))
-            _fail(e)
+        except Exception as e:
+            self._startFailed(e)
 
     def startService(self) -> None:
         try:
             super().startService()
-        except (SCTPUnavailableError, ierror.CannotListenError) as e:
-            _log.critical("{message}", message=startupError(e))
-            _fail(e)
+        except Exception as e:
+            self._startFailed(e)
+
+    def _startFailed(self, error: Exception) -> None:
+        if not isinstance(error, (SCTPUnavailableError, ierror.CannotListenError)):
+            # Not one we expect: the traceback goes to the log at debug
+            # level, for a bug report; the operator gets one line.
+            _log.failure("start-up failed", level=LogLevel.debug)
+        _log.critical("{message}", message=startupError(error))
+        _fail(error)
 
 
 def probeSCTP(families: Sequence[int]) -> None:
@@ -414,11 +487,14 @@ def buildService(config: Any, reactor: Any, kernel: Any = None, probe: Callable[
         _fail(e)
     top = _TopService()
     sipService = SIPService(reactor, config["listeners"], config["sctpOptions"], config["sipSettings"], config["serverSettings"], kernel,
-                            config.get("securitySettings"), config.get("credCheckers", ()))
+                            config.get("securitySettings"), config.get("credCheckers", ()), config.get("listenerOptions"))
     sipService.setServiceParent(top)
     from twisted_sctp.admin.server import makeAdminService
 
     try:
+        for flag in ("admin", "metrics"):
+            if config[flag]:
+                checkEndpointPort("--" + flag, config[flag])
         makeAdminService(reactor, config["admin"], sipService, config["admin-secret-file"]).setServiceParent(top)
         if config["metrics"]:
             from twisted_sctp.admin.metrics import makeMetricsService

@@ -2,7 +2,7 @@
 """
 Fakes for testing code built on twisted-sctp without a kernel SCTP stack:
 L{FakeSCTPSocket} scripts what C{recvmsg} returns and records what is sent;
-L{FakeKernel} stands in for L{twisted_sctp.kernel.sctpsocket} in an L{SCTPPort}.
+L{FakeKernel} stands in for L{twisted_sctp.kernel.sctpsocket} in an L{SCTPPort}::
 
     port = SCTPPort(5060, factory, reactor=MemoryReactorClock(), kernel=FakeKernel())
     port.startListening()

@@ -387,5 +387,5 @@ class TwistdTests(TestCase):
         self.assertEqual(json.loads(out)["sctp_autoclose"], 120)
         response = yield Agent(reactor).request(b"GET", "http://127.0.0.1:{}/metrics".format(metricsPort).encode())
         body = yield readBody(response)
-        self.assertIn("sip_requests_in {}".format(float(calls)).encode(), body)
+        self.assertIn("sip_requests_in_total {}".format(float(calls)).encode(), body)
         self.assertGreater(ran, len(commands) - 1)

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_admin -*-
 """
 L{AdminClient}: the admin endpoint for Python users (re-exported by
-L{twisted_sctp.admin.server}; C{sctp-sipctl} is built on it).
+L{twisted_sctp.admin.server}; C{sctp-sipctl} is built on it)::
 
     client = AdminClient(reactor, "unix:sctp-sip.admin", secret=None)
     yield client.connect()            # connects and authenticates
@@ -49,7 +49,7 @@ class AdminClient:
     (L{AuthenticationFailed}, L{UnknownOption}, L{ChangeRefused},
     L{UnknownAssociation}, ...); a failure to connect as Twisted's
     C{ConnectError} family; no answer within C{timeout} seconds as
-    L{defer.TimeoutError}.
+    L{twisted.internet.defer.TimeoutError}.
 
     @ivar protocol: the connected C{amp.AMP}, once connected.
     """

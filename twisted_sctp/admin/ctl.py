@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_ctl -*-
 """
-C{sctp-sipctl}: the operator's client of the SIP server's admin endpoint.
+C{sctp-sipctl}: the operator's client of the SIP server's admin endpoint::
 
     sctp-sipctl [--admin ENDPOINT] [--secret-file FILE] [--json] COMMAND
 
@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Text
 from twisted.internet import defer, error as ierror
 from twisted.protocols import amp
 
-from twisted_sctp.admin.auth import ADMIN_ENV, DEFAULT_ADMIN_ENDPOINT, EndpointError
+from twisted_sctp.admin.auth import ADMIN_ENV, DEFAULT_ADMIN_ENDPOINT, EndpointError, splitDescription
 from twisted_sctp.admin.client import AdminClient
 from twisted_sctp.admin.view import AdminError, AuthenticationFailed, ChangeRefused, UnknownAssociation, UnknownOption
 from twisted_sctp.transport.stats import KAMAILIO_COUNTERS
@@ -96,6 +96,7 @@ def makeParser() -> argparse.ArgumentParser:
     common.add_argument("--secret-file", metavar="FILE", default=argparse.SUPPRESS, help="the shared secret (mode 600)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object on one line")
     common.add_argument("--timeout", type=float, metavar="SECONDS", default=argparse.SUPPRESS, help="default 10")
+    common.add_argument("--version", action="store_true", default=argparse.SUPPRESS, help="print the version and exit")
     parser = _Parser(
         prog="sctp-sipctl",
         description="Manage a running twistd sctp-sip server over its AMP admin endpoint.",
@@ -243,6 +244,36 @@ async def _command(client: Any, args: argparse.Namespace) -> Tuple[Any, List[str
     return dict(result, action=args.command), [line]
 
 
+def versionLine() -> str:
+    """
+    @return: what C{sctp-sipctl --version} prints: ours and Twisted's
+        versions.
+    """
+    import twisted
+
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        ours = version("twisted-sctp")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        ours = "(not installed)"
+    return "sctp-sipctl (twisted-sctp) {} (Twisted {}, Python {})".format(ours, twisted.__version__, sys.version.split()[0])
+
+
+def badPort(description: str) -> Optional[str]:
+    """
+    Check the port of a C{tcp:}/C{tcp6:}/C{ssl:} client endpoint string
+    (Twisted itself only finds out when it connects).
+
+    @return: C{None} if it has none or a good one, else why not.
+    """
+    kind, args, kwargs = splitDescription(description)
+    port = kwargs.get("port", args[1] if len(args) > 1 else None)
+    if kind in ("tcp", "tcp6", "ssl") and port is not None and not (port.isascii() and port.isdigit() and int(port) <= 65535):
+        return "port {!r} is not a port number (0-65535)".format(port)
+    return None
+
+
 def _classify(exc: BaseException, endpoint: str) -> Tuple[int, str]:
     if isinstance(exc, AuthenticationFailed):
         return EXIT_AUTH, "authentication refused: {}".format(exc)
@@ -279,6 +310,9 @@ async def run(
         the L{AdminClient} methods.
     @return: the exit code.
     """
+    if "--version" in argv:
+        stdout.write(versionLine() + "\n")
+        return EXIT_OK
     parser = makeParser()
     try:
         args = parser.parse_args(list(argv))
@@ -296,16 +330,30 @@ async def run(
         stderr.write("sctp-sipctl: {}\n".format(e))
         return EXIT_USAGE
     shown = str(getattr(client, "endpoint", endpoint))
+    problem = badPort(shown)
     try:
+        if problem is not None:
+            raise ValueError(problem)
         await client.connect()
-        try:
-            obj, lines = await _command(client, args)
-        finally:
-            client.close()
+    except EndpointError as e:  # the secret file
+        stderr.write("sctp-sipctl: {}\n".format(e))
+        return EXIT_USAGE
+    except (ValueError, TypeError, KeyError, OverflowError) as e:
+        # What Twisted raises for a string it cannot make an endpoint of.
+        stderr.write("sctp-sipctl: bad admin endpoint {!r}: {} (e.g. unix:PATH, tcp:PORT, tcp:host=HOST:port=PORT)\n".format(shown, e))
+        return EXIT_USAGE
     except Exception as e:
         code, message = _classify(e, shown)
         stderr.write("sctp-sipctl: {}\n".format(message))
         return code
+    try:
+        obj, lines = await _command(client, args)
+    except Exception as e:
+        code, message = _classify(e, shown)
+        stderr.write("sctp-sipctl: {}\n".format(message))
+        return code
+    finally:
+        client.close()
     if getattr(args, "json", False):
         stdout.write(json.dumps(obj) + "\n")
     else:

@@ -2,7 +2,7 @@
 """
 The management endpoint of the SIP server: AMP commands over any Twisted
 server endpoint, and L{AdminClient} for Python users (C{sctp-sipctl} is
-built on it).
+built on it)::
 
     from twisted_sctp.admin.server import makeAdminService
     makeAdminService(reactor, "unix:sctp-sip.admin:mode=600", sipService,
@@ -213,10 +213,18 @@ class AdminProtocol(amp.AMP):
             self._timeout = self._admin.reactor.callLater(AUTH_TIMEOUT, self._drop, "did not authenticate in time")
         super().connectionMade()
 
+    def makeConnection(self, transport: Any) -> None:
+        # amp.AMP logs every connection made and lost at info level: two
+        # lines in the server's log for each sctp-sipctl call (twistd's log
+        # keeps debug too).  Not logged: AdminFactory counts connections,
+        # and refused authentications are logged where they happen.
+        amp.BinaryBoxProtocol.makeConnection(self, transport)
+
     def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
         self._admin.connections -= 1
         self._cancelTimeout()
-        super().connectionLost(reason)
+        amp.BinaryBoxProtocol.connectionLost(self, reason)
+        self.transport = None  # as amp.AMP.connectionLost does
 
     def _cancelTimeout(self) -> None:
         if self._timeout is not None and self._timeout.active():

@@ -113,7 +113,7 @@ class _AdapterProtocol(Protocol):
 
 class DatagramAdapter:
     """
-    Runs a C{DatagramProtocol} over one or more SCTP listeners.
+    Runs a C{DatagramProtocol} over one or more SCTP listeners::
 
         adapter = DatagramAdapter(RegisterProxy(host="127.0.0.1"), reactor)
         adapter.listen(5060, ["127.0.0.1"])

@@ -169,7 +169,7 @@ _CANONICAL_MAX = 1024
 
 class _CanonicalNames(Dict[str, str]):
     """
-    L{canonicalName}'s results for the header names seen so far, computed
+    C{canonicalName}'s results for the header names seen so far, computed
     by C{__missing__} and kept up to C{_CANONICAL_MAX} names (a flood of
     odd names is computed each time, not kept).
     """

@@ -174,7 +174,7 @@ class _SIPMessageBase:
 
     def _lines(self, canonical: str) -> list[tuple[str, str]]:
         """
-        @param canonical: a name as L{canonicalName} gives it.
+        @param canonical: a name as C{canonicalName} gives it.
         @return: the C{(name, value)} lines of that header, in order (the
             memo's own list: do not change it).
         """
@@ -205,7 +205,7 @@ class _SIPMessageBase:
 
     def presentHeaders(self) -> Container[str]:
         """
-        @return: the canonical names (L{canonicalName}) of the headers the
+        @return: the canonical names (C{canonicalName}) of the headers the
             message has, as of now (a view: do not keep it across edits).
         """
         return self._fresh().byName.keys()

@@ -17,13 +17,14 @@ Request handling (RFC 3261 section 16, stateless):
      there is none).
   3. Any other Request-URI: forwarded to it (IP addresses only; we do not
      resolve names: 478).
-  Forwarding decrements Max-Forwards (adds 70 if absent; 483 at 0, or 200
-  for an OPTIONS), adds our Via C{SIP/2.0/SCTP} (or C{UDP} where the target
-  says C{transport=udp}) with a branch computed from the request (so that a
-  CANCEL or the ACK of a non-2xx gets the INVITE's branch, RFC 3261 16.11)
-  and with C{;i=<token>} naming the association the request came on
-  (L{twisted_sctp.sip.transport.encodeFlowToken}, as Kamailio does).  ACK, CANCEL
-  and BYE are forwarded the same way; an ACK is never answered.
+
+Forwarding decrements Max-Forwards (adds 70 if absent; 483 at 0, or 200
+for an OPTIONS), adds our Via C{SIP/2.0/SCTP} (or C{UDP} where the target
+says C{transport=udp}) with a branch computed from the request (so that a
+CANCEL or the ACK of a non-2xx gets the INVITE's branch, RFC 3261 16.11)
+and with C{;i=<token>} naming the association the request came on
+(L{twisted_sctp.sip.transport.encodeFlowToken}, as Kamailio does).  ACK, CANCEL
+and BYE are forwarded the same way; an ACK is never answered.
 
 Responses: our Via is removed and the response sent to the next Via: on the
 association named by C{i} while it is open, else to the Via's address
