@@ -30,9 +30,10 @@ from twisted.python.failure import Failure
 from twisted_sctp.transport.address import SCTPAddress, familyOf, normalizeHost
 from twisted_sctp.transport.backend import ISCTPBackend
 from twisted_sctp.transport.interfaces import IAssociationTransport
-from twisted_sctp.transport.layer import MAX_ASSOCS_REASON, AssociationLayer, SCTPEvent, SCTPMessage, Target
+from twisted_sctp.transport.layer import MAX_ASSOCS_REASON, AssociationLayer, SCTPEvent, SCTPMessage
 from twisted_sctp.transport.options import RuntimeChange, SCTPOptions, changeOption
 from twisted_sctp.transport.registry import Association
+from twisted_sctp.transport.sending import Target
 
 __all__ = [
     "MAX_ASSOCS_REASON",
