@@ -13,9 +13,11 @@ from __future__ import annotations
 import io
 from typing import Any, Callable, List, Tuple
 
+from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from twisted.internet import defer
+from twisted.internet.interfaces import IPullProducer
 from twisted.internet.testing import MemoryReactorClock
 from twisted.protocols.basic import FileSender
 from twisted.trial.unittest import TestCase
@@ -309,6 +311,30 @@ class FakeDriver:
         raise AssertionError("{} did not happen".format(what))
 
 
+@implementer(IPullProducer)
+class CountingPullProducer:
+    """
+    A pull producer that writes one message per C{resumeProducing}, up to
+    C{limit}, then unregisters.
+    """
+
+    def __init__(self, transport: Any, limit: int) -> None:
+        self.transport = transport
+        self.limit = limit
+        self.resumed = 0
+        self.stopped = False
+
+    def resumeProducing(self) -> None:
+        self.resumed += 1
+        if self.resumed > self.limit:
+            self.transport.unregisterProducer()
+            return
+        self.transport.write(b"%d" % self.resumed)
+
+    def stopProducing(self) -> None:
+        self.stopped = True
+
+
 class FakeBackendLayerTests(LayerTestsMixin, TestCase):
     """
     The association layer over L{FakeBackend}.
@@ -324,3 +350,81 @@ class FakeBackendLayerTests(LayerTestsMixin, TestCase):
         port, _ = self.serve()
         verifyObject(ISCTPBackend, port.backend)
         verifyObject(ISCTPBackendSink, port)
+
+    def up(self, **options: Any) -> Tuple[SCTPPort, FakeBackend, Any]:
+        port, factory = self.serve(**options)
+        self.driver.openPeer(self, port)
+        backend = port.backend
+        assert isinstance(backend, FakeBackend)
+        return port, backend, factory.built[0].transport
+
+    def test_pullProducerResumedOncePerDrain(self) -> None:
+        """
+        A pull producer is resumed at registration, then once each time the
+        backend has room after its write, never while its write waits in
+        the queue; after it unregisters it is not resumed again.
+        """
+        port, backend, transport = self.up()
+        producer = CountingPullProducer(transport, 3)
+        transport.registerProducer(producer, False)
+        self.assertEqual((producer.resumed, len(backend.sent)), (1, 1))
+        self.assertTrue(backend.writing)
+        backend.blocked = True
+        backend.flush()
+        self.assertEqual((producer.resumed, port.queuedMessages(transport.association)), (2, 1))
+        backend.flush()
+        self.assertEqual(producer.resumed, 2)
+        backend.blocked = False
+        backend.flush()
+        self.assertEqual((producer.resumed, len(backend.sent)), (3, 3))
+        backend.flush()
+        backend.flush()
+        self.assertEqual((producer.resumed, transport.producer), (4, None))
+        self.assertFalse(backend.writing)
+        self.assertEqual([s.payload for s in backend.sent], [b"1", b"2", b"3"])
+
+    def test_loseConnectionWaitsForTheQueue(self) -> None:
+        """
+        C{loseConnection} with messages still queued shuts the association
+        down only once they are all sent.
+        """
+        port, backend, transport = self.up()
+        backend.blocked = True
+        for n in range(3):
+            transport.write(b"q%d" % n)
+        transport.loseConnection()
+        self.assertEqual(backend.shutdowns, [])
+        backend.flush()
+        self.assertEqual(backend.shutdowns, [])
+        backend.blocked = False
+        backend.flush()
+        self.assertEqual([s.payload for s in backend.sent], [b"q0", b"q1", b"q2"])
+        self.assertEqual(backend.shutdowns, [transport.association.assocID])
+        self.assertFalse(backend.writing)
+
+    def test_loseConnectionWaitsForThePullProducer(self) -> None:
+        """
+        C{loseConnection} while a pull producer is registered waits for it to
+        unregister, then shuts the association down.
+        """
+        port, backend, transport = self.up()
+        producer = CountingPullProducer(transport, 2)
+        transport.registerProducer(producer, False)
+        transport.loseConnection()
+        self.assertEqual(backend.shutdowns, [])
+        for _ in range(3):
+            backend.flush()
+        self.assertEqual(len(backend.sent), 2)
+        self.assertEqual(backend.shutdowns, [transport.association.assocID])
+
+    def test_producerStoppedWhenAssociationLost(self) -> None:
+        """
+        A pull producer, too, is stopped and dropped when its association is
+        lost, and not resumed afterwards.
+        """
+        port, backend, transport = self.up()
+        producer = CountingPullProducer(transport, 5)
+        transport.registerProducer(producer, False)
+        backend.down(transport.association.assocID)
+        backend.flush()
+        self.assertEqual((producer.stopped, producer.resumed, transport.producer), (True, 1, None))

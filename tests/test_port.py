@@ -737,3 +737,22 @@ class PortTestCase(SynchronousTestCase):
         self.assertEqual(infos, [(7, 46, 100), (7, 46, 100), (8, 46, 100), (7, 47, 100), (7, 46, 200)])
         self.assertIs(port.sendParameters(0, 46, True, None, 0), port.sendParameters(0, 46, True, None, 0))
         self.assertEqual(len(port.backend._ancillaries), 4)
+
+    def test_logPrefixNamesTheListener(self) -> None:
+        """
+        Two listeners on the same port are told apart in log lines and
+        reprs: the prefix names the host(s) and the port, IPv6 in brackets,
+        a multihomed listener's hosts in parentheses.
+        """
+        prefixes = []
+        for hosts in (["127.0.0.1"], ["127.0.0.2"], ["::1"], ["127.0.0.1", "127.0.0.2"]):
+            port = SCTPPort(15060, Factory.forProtocol(Recorder), hosts, reactor=MemoryReactorClock(), kernel=FakeKernel())
+            port.startListening()
+            prefixes.append(port.logPrefix())
+            self.assertEqual(port.backend.logPrefix(), port.logPrefix())  # type: ignore[attr-defined]
+        self.assertEqual(prefixes, [
+            "SCTPPort(127.0.0.1:15060)",
+            "SCTPPort(127.0.0.2:15060)",
+            "SCTPPort([::1]:15060)",
+            "SCTPPort((127.0.0.1,127.0.0.2):15060)",
+        ])
