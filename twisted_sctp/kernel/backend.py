@@ -136,16 +136,24 @@ class KernelBackend:
         """
         up = assocID in self._paths
         if address is None:
-            try:
-                self._sendmsg(payload, self._ancillary(params, assocID, up), None)
-            except BlockingIOError:
-                raise
-            except OSError as e:
-                if e.errno in ASSOC_GONE:
-                    raise AssociationGoneError(e.errno, e.strerror) from e
-                raise
-        else:
-            self._sendmsg(payload, self._ancillary(params, 0, up), address)
+            # The reply path, once per message: the control message's cache
+            # and sendmsg inline.
+            ancillary = self._ancillaries.get((params, assocID, up))
+            if ancillary is None:
+                ancillary = self._ancillary(params, assocID, up)
+            while True:
+                try:
+                    self.socket.sendmsg([payload], ancillary)
+                    return
+                except InterruptedError:
+                    continue
+                except BlockingIOError:
+                    raise
+                except OSError as e:
+                    if e.errno in ASSOC_GONE:
+                        raise AssociationGoneError(e.errno, e.strerror) from e
+                    raise
+        self._sendmsg(payload, self._ancillary(params, 0, up), address)
 
     def connect(self, paths: Sequence[HostPort]) -> int:
         return int(self.kernel.connectx(self.socket, list(paths)))
@@ -294,8 +302,23 @@ class KernelBackend:
         source = hostPort(address)
         if isNotification:
             self._notification(data, source)
-        else:
-            self._data(data, info, source)
+            return
+        # A data message (inline: once per message received).
+        if source is not None and source[1] == 0:
+            self._sink.stats.drop("source_port_zero")
+            return
+        if info is None:
+            self._sink.dataReceived(DataReceived(0, data, 0, 0, 0, source))
+            return
+        assocID, stream, ppid, mflags = info
+        paths = None
+        if source is not None:
+            known = self._paths.get(assocID)
+            if known is None or source not in known:
+                # A new peer address (ASCONF), a reused kernel id, or data
+                # ahead of its COMM_UP: say what the kernel reports now.
+                paths = self._paths[assocID] = self._peerPaths(assocID, source)
+        self._sink.dataReceived(DataReceived(assocID, data, stream, ntohl(ppid), mflags, source, paths))
 
     def _partialPiece(self, key: Tuple[bool, int], data: bytes) -> None:
         if key in self._dropping:
@@ -322,26 +345,6 @@ class KernelBackend:
         dropped = self._partial.pop(key, None) is not None
         self._partialSize.pop(key, None)
         return dropped
-
-    def _data(self, data: bytes, info: Optional[Tuple[int, int, int, int]], source: Optional[HostPort]) -> None:
-        """
-        @param info: C{(assocID, stream, ppid, flags)} from L{receiveInfo}.
-        """
-        if source is not None and source[1] == 0:
-            self._sink.stats.drop("source_port_zero")
-            return
-        if info is None:
-            self._sink.dataReceived(DataReceived(0, data, 0, 0, 0, source))
-            return
-        assocID, stream, ppid, flags = info
-        paths = None
-        if source is not None:
-            known = self._paths.get(assocID)
-            if known is None or source not in known:
-                # A new peer address (ASCONF), a reused kernel id, or data
-                # ahead of its COMM_UP: say what the kernel reports now.
-                paths = self._paths[assocID] = self._peerPaths(assocID, source)
-        self._sink.dataReceived(DataReceived(assocID, data, stream, ntohl(ppid), flags, source, paths))
 
     def _peerPaths(self, assocID: int, fallback: HostPort) -> Tuple[HostPort, ...]:
         try:

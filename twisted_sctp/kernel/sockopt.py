@@ -487,15 +487,26 @@ def receiveInfo(ancdata: Iterable[Tuple[int, int, bytes]]) -> Optional[Tuple[int
         decodes (C{ppid} as the kernel gives it, in network byte order), or
         L{None} if there is none.
     """
-    found = _receiveItem(ancdata)
-    if found is None:
-        return None
-    kind, data = found
-    if kind is SndRcvInfo:
-        stream, _, flags, ppid, _, _, _, _, assocID = SndRcvInfo._layout.unpack_from(data)
-    else:
-        stream, _, flags, ppid, _, _, _, assocID = RcvInfo._layout.unpack_from(data)
-    return assocID, stream, ppid, flags
+    # _receiveItem's scan, inline with plain ints and bound unpackers.
+    for level, kind, data in ancdata:
+        if level != _SCTP_LEVEL:
+            continue
+        if kind == _SNDRCV and len(data) >= _SNDRCV_SIZE:
+            stream, _, flags, ppid, _, _, _, _, assocID = _unpackSndRcv(data)
+            return assocID, stream, ppid, flags
+        if kind == _RCVINFO and len(data) >= _RCVINFO_SIZE:
+            stream, _, flags, ppid, _, _, _, assocID = _unpackRcvInfo(data)
+            return assocID, stream, ppid, flags
+    return None
+
+
+_SCTP_LEVEL = int(IPPROTO_SCTP)
+_SNDRCV = int(CmsgType.SNDRCV)
+_RCVINFO = int(CmsgType.RCVINFO)
+_SNDRCV_SIZE = SndRcvInfo._layout.size
+_RCVINFO_SIZE = RcvInfo._layout.size
+_unpackSndRcv = SndRcvInfo._layout.unpack_from
+_unpackRcvInfo = RcvInfo._layout.unpack_from
 
 
 def receiveTime(ancdata: Iterable[Tuple[int, int, bytes]]) -> Optional[float]:

@@ -48,10 +48,12 @@ class SendParameters:
     retries: int = 0
 
 
-@attrs.frozen
+@attrs.define(slots=True)
 class DataReceived:
     """
-    One whole user message.
+    One whole user message.  Treat it as immutable: it is not frozen only
+    because a frozen attrs instance costs three times as much to build
+    (9,200 against 3,200 instructions, callgrind), once per message.
 
     @ivar assocID: the backend's association id; 0 when the backend could
         not say which association it came on (the layer then goes by
