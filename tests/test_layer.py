@@ -417,6 +417,22 @@ class FakeBackendLayerTests(LayerTestsMixin, TestCase):
         self.assertEqual(len(backend.sent), 2)
         self.assertEqual(backend.shutdowns, [transport.association.assocID])
 
+    def test_closeWaitingForAnIdleProducerDoesNotSpin(self) -> None:
+        """
+        A close that waits for a pull producer with nothing to write asks
+        for no wake-ups (no busy loop); the producer's C{unregisterProducer}
+        then closes.
+        """
+        port, backend, transport = self.up()
+        producer = CountingPullProducer(transport, 0)
+        producer.resumeProducing = lambda: None  # type: ignore[method-assign]
+        transport.registerProducer(producer, False)
+        transport.loseConnection()
+        self.assertFalse(backend.writing)
+        self.assertEqual(backend.shutdowns, [])
+        transport.unregisterProducer()
+        self.assertEqual(backend.shutdowns, [transport.association.assocID])
+
     def test_producerStoppedWhenAssociationLost(self) -> None:
         """
         A pull producer, too, is stopped and dropped when its association is

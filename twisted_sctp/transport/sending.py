@@ -350,7 +350,10 @@ class Sender:
                 producer.resumeProducing()
         for transport in list(self._closing):
             self._closeIfDrained(transport)
-        if not self._queues and not self._pullWaiting and not self._closing:
+        # A close still waiting needs no wake-up of its own: its queue keeps
+        # writing on, its producer's next write or unregisterProducer
+        # checks it again.
+        if not self._queues and not self._pullWaiting:
             self.backend.stopWriting()
 
     def _pullWrote(self, transport: Any) -> None:
@@ -370,8 +373,6 @@ class Sender:
         """
         self._closing.add(transport)
         self._closeIfDrained(transport)
-        if transport in self._closing:
-            self.backend.startWriting()
 
     def _closeIfDrained(self, transport: Any) -> None:
         assoc = transport.association
