@@ -13,7 +13,7 @@ from typing import Any, List
 from zope.interface.verify import verifyObject
 
 from twisted.internet import main
-from twisted.internet.interfaces import IListeningPort
+from twisted.internet.interfaces import IListeningPort, IReadDescriptor, IWriteDescriptor
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
@@ -100,7 +100,9 @@ class PortTestCase(SynchronousTestCase):
         """
         port = self.makePort()
         verifyObject(IListeningPort, port)
-        self.assertIn(port, self.reactor.getReaders())
+        verifyObject(IReadDescriptor, port.backend)
+        verifyObject(IWriteDescriptor, port.backend)
+        self.assertIn(port.backend, self.reactor.getReaders())
         self.assertEqual(self.sock.listening, port.backlog)
         assoc = self.up(port, 7)
         verifyObject(IAssociationTransport, assoc.transport)
@@ -191,8 +193,9 @@ class PortTestCase(SynchronousTestCase):
     def test_replyByAssociation(self) -> None:
         """
         transport.write sends one message by assoc_id with no address,
-        stream 0, unordered, the send_ttl as a PR-SCTP TTL and send_retries in
-        the context's top bits.
+        stream 0, ordered (the default everywhere), the send_ttl as a PR-SCTP
+        TTL and send_retries in the context's top bits; port.sendMessage
+        sends ordered by default too, unordered when asked.
         """
         port = self.makePort(send_ttl=5000, send_retries=2)
         assoc = self.up(port, 7)
@@ -201,10 +204,14 @@ class PortTestCase(SynchronousTestCase):
         self.assertEqual((data, address), (b"reply", None))
         self.assertEqual(info.assocID, 7)
         self.assertEqual(info.stream, 0)
-        self.assertEqual(info.flags, SendFlags.UNORDERED | PR_SCTP_TTL)
+        self.assertEqual(info.flags, PR_SCTP_TTL)
         self.assertEqual(info.timetolive, 5000)
         self.assertEqual(info.context >> 28, 2)
         self.assertEqual((assoc.messagesOut, port.stats.bytes_out), (1, 5))
+        port.sendMessage(b"default", assoc)
+        port.sendMessage(b"unordered", assoc, unordered=True)
+        flags = [i.flags & SendFlags.UNORDERED for _, i, _ in self.sock.sent[1:]]
+        self.assertEqual(flags, [0, SendFlags.UNORDERED])
 
     def test_writeMessageParameters(self) -> None:
         """
@@ -251,13 +258,13 @@ class PortTestCase(SynchronousTestCase):
             assoc.transport.write(b"m%d" % i)
         self.assertEqual(port.stats.sendq_full, 1)
         self.assertEqual(port.queuedMessages(assoc), 5)
-        self.assertIn(port, self.reactor.getWriters())
+        self.assertIn(port.backend, self.reactor.getWriters())
         port.doWrite()
         self.assertEqual(port.queuedMessages(assoc), 5)
         self.sock.blocked = False
         port.doWrite()
         self.assertEqual([d for d, _, _ in self.sock.sent], [b"m%d" % i for i in range(5)])
-        self.assertNotIn(port, self.reactor.getWriters())
+        self.assertNotIn(port.backend, self.reactor.getWriters())
 
     def test_backpressure(self) -> None:
         """
@@ -571,7 +578,7 @@ class PortTestCase(SynchronousTestCase):
         self.assertEqual(port.snapshot()["current_opened_connections"], 0)
         self.assertTrue(self.sock.closed)
         self.assertEqual(self.protocols[0].lost[0].value.how, "port_closed")
-        self.assertNotIn(port, self.reactor.getReaders())
+        self.assertNotIn(port.backend, self.reactor.getReaders())
 
     def test_dataBeforeCommUp(self) -> None:
         """
@@ -728,5 +735,24 @@ class PortTestCase(SynchronousTestCase):
         a.transport.writeMessage(b"5", ppid=46)
         infos = [(info.assocID, socket.ntohl(info.ppid), info.timetolive) for _, info, _ in self.sock.sent]
         self.assertEqual(infos, [(7, 46, 100), (7, 46, 100), (8, 46, 100), (7, 47, 100), (7, 46, 200)])
-        self.assertIs(port._sndinfo(0, 46, True, None, 0), port._sndinfo(0, 46, True, None, 0))
-        self.assertEqual(len(port._ancillaries), 4)
+        self.assertIs(port.sendParameters(0, 46, True, None, 0), port.sendParameters(0, 46, True, None, 0))
+        self.assertEqual(len(port.backend._ancillaries), 4)
+
+    def test_logPrefixNamesTheListener(self) -> None:
+        """
+        Two listeners on the same port are told apart in log lines and
+        reprs: the prefix names the host(s) and the port, IPv6 in brackets,
+        a multihomed listener's hosts in parentheses.
+        """
+        prefixes = []
+        for hosts in (["127.0.0.1"], ["127.0.0.2"], ["::1"], ["127.0.0.1", "127.0.0.2"]):
+            port = SCTPPort(15060, Factory.forProtocol(Recorder), hosts, reactor=MemoryReactorClock(), kernel=FakeKernel())
+            port.startListening()
+            prefixes.append(port.logPrefix())
+            self.assertEqual(port.backend.logPrefix(), port.logPrefix())  # type: ignore[attr-defined]
+        self.assertEqual(prefixes, [
+            "SCTPPort(127.0.0.1:15060)",
+            "SCTPPort(127.0.0.2:15060)",
+            "SCTPPort([::1]:15060)",
+            "SCTPPort((127.0.0.1,127.0.0.2):15060)",
+        ])

@@ -22,6 +22,8 @@ from twisted_sctp.error import (
     UnknownAssociationError,
     UnknownOptionError,
 )
+from twisted_sctp.transport.backend import ISCTPBackend, ISCTPBackendSink
+from twisted_sctp.transport.events import SendParameters
 from twisted_sctp.transport.interfaces import IAssociationTransport, IMessageProtocol
 from twisted_sctp.transport.options import RuntimeChange, SCTPOptions
 from twisted_sctp.transport.port import AssociationTransport, SCTPEvent, SCTPMessage, SCTPPort, listenSCTP
@@ -36,6 +38,8 @@ __all__ = [
     "ConnectError",
     "IAssociationTransport",
     "IMessageProtocol",
+    "ISCTPBackend",
+    "ISCTPBackendSink",
     "OptionError",
     "RuntimeChange",
     "SCTPAddress",
@@ -44,6 +48,7 @@ __all__ = [
     "SCTPOptions",
     "SCTPPort",
     "SCTPUnavailableError",
+    "SendParameters",
     "SendQueueFullError",
     "UnknownAssociationError",
     "UnknownOptionError",

@@ -1,8 +1,21 @@
 # -*- test-case-name: tests.test_port -*-
 """
-Fakes for testing code built on twisted-sctp without a kernel SCTP stack:
-L{FakeSCTPSocket} scripts what C{recvmsg} returns and records what is sent;
-L{FakeKernel} stands in for L{twisted_sctp.kernel.sctpsocket} in an L{SCTPPort}::
+Fakes for testing code built on twisted-sctp without an SCTP stack.
+
+L{FakeBackend} is an L{ISCTPBackend}: events in, sends out.  Code above the
+transport (protocols, the association layer, SIP) is tested with it, the
+same way over any backend::
+
+    backend = FakeBackend()
+    port = SCTPPort(5060, factory, reactor=MemoryReactorClock(), backend=backend)
+    port.startListening()
+    backend.up(7, ("127.0.0.2", 5070))          # an association comes up
+    backend.data(7, b"hello", ("127.0.0.2", 5070))
+    backend.sent                                # what the port sent
+
+For the kernel backend itself, L{FakeSCTPSocket} scripts what C{recvmsg}
+returns (ancillary data, notifications) and records what is sent, and
+L{FakeKernel} stands in for L{twisted_sctp.kernel.sctpsocket}::
 
     port = SCTPPort(5060, factory, reactor=MemoryReactorClock(), kernel=FakeKernel())
     port.startListening()
@@ -18,6 +31,7 @@ import socket
 import struct
 from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
+import attrs
 from zope.interface import implementer
 
 from twisted.internet.interfaces import IPushProducer
@@ -26,6 +40,15 @@ from twisted_sctp.transport.address import HostPort
 from twisted_sctp.kernel.constants import IPPROTO_SCTP, MSG_EOR, MSG_NOTIFICATION, SO_TIMESTAMPNS, AssocChangeState
 from twisted_sctp.transport.options import OPTION_NAMES, SCTPOptions
 from twisted_sctp.kernel.sockopt import SndRcvInfo
+from twisted_sctp.transport.backend import AssociationGoneError, ISCTPBackend, ISCTPBackendSink
+from twisted_sctp.transport.events import (
+    AssociationDown,
+    AssociationUp,
+    DataReceived,
+    Event,
+    PeerShutdown,
+    SendParameters,
+)
 
 Ancillary = List[Tuple[int, int, bytes]]
 RecvResult = Tuple[bytes, Ancillary, int, Any]
@@ -218,3 +241,168 @@ def commUp(assocID: int, inbound: int = 10, outbound: int = 10) -> Any:
     from twisted_sctp.kernel.notifications import AssocChange
 
     return AssocChange(state=AssocChangeState.COMM_UP, error=0, outboundStreams=outbound, inboundStreams=inbound, assocID=assocID)
+
+
+@attrs.frozen
+class Sent:
+    """
+    One message a L{FakeBackend} accepted.
+
+    @ivar address: L{None} when sent on association C{assocID}.
+    """
+
+    payload: bytes
+    params: SendParameters
+    assocID: int
+    address: Optional[HostPort]
+
+
+@implementer(ISCTPBackend)
+class FakeBackend:
+    """
+    An L{ISCTPBackend} in memory: the test feeds events (L{feed}, or the
+    helpers L{up}, L{data}, L{down}, L{peerShutdown}) and reads what was
+    sent (L{sent}), shut down (L{shutdowns}) and aborted (L{aborts}).
+
+    @ivar sink: the association layer it reports to, once listening.
+    @ivar blocked: while true, every send raises C{BlockingIOError}; the
+        layer queues, and L{flush} lets it drain once this is false.
+    @ivar sendErrors: exceptions the next sends raise, in order.
+    @ivar gone: association ids whose sends (by id) raise
+        L{AssociationGoneError}.
+    @ivar peers: association id -> the addresses L{peerAddresses} reports.
+    @ivar connects: the L{connect} calls' addresses.
+    @ivar runtime: the L{applyOption} calls.
+    @ivar writing: whether the layer asked to hear when it can send.
+    @ivar reading: whether input is being reported (not paused).
+    """
+
+    def __init__(self, boundPort: int = 5060, family: int = socket.AF_INET) -> None:
+        self.family = family
+        self.boundPort = 0
+        self._defaultPort = boundPort
+        self.warnings: List[str] = []
+        self.bindFailures: List[Tuple[str, OSError]] = []
+        self.sink: Optional[ISCTPBackendSink] = None
+        self.listened: Optional[Tuple[List[str], int, SCTPOptions]] = None
+        self.sent: List[Sent] = []
+        self.blocked = False
+        self.sendErrors: Deque[BaseException] = collections.deque()
+        self.gone: set[int] = set()
+        self.peers: Dict[int, List[HostPort]] = {}
+        self.connects: List[List[HostPort]] = []
+        self.nextAssocID = 100
+        self.shutdowns: List[int] = []
+        self.aborts: List[Tuple[int, bytes]] = []
+        self.runtime: List[Tuple[str, int]] = []
+        self.writing = False
+        self.reading = False
+        self.closed = False
+
+    # -- ISCTPBackend ----------------------------------------------------
+
+    def listen(self, sink: ISCTPBackendSink, hosts: Sequence[str], port: int, options: SCTPOptions) -> None:
+        self.sink = sink
+        self.listened = (list(hosts), port, options)
+        self.boundPort = port or self._defaultPort
+        self.reading = True
+
+    def send(self, payload: bytes, params: SendParameters, assocID: int = 0, address: Optional[HostPort] = None) -> None:
+        if self.sendErrors:
+            raise self.sendErrors.popleft()
+        if self.blocked:
+            raise BlockingIOError(errno.EAGAIN, "the fake backend is blocked")
+        if address is None and assocID in self.gone:
+            raise AssociationGoneError(errno.EPIPE, "association {} is gone".format(assocID))
+        self.sent.append(Sent(payload, params, assocID, address))
+
+    def connect(self, paths: Sequence[HostPort]) -> int:
+        self.connects.append(list(paths))
+        self.nextAssocID += 1
+        return self.nextAssocID
+
+    def shutdown(self, assocID: int) -> None:
+        self.shutdowns.append(assocID)
+
+    def abort(self, assocID: int, reason: bytes = b"") -> None:
+        self.aborts.append((assocID, reason))
+
+    def peerAddresses(self, assocID: int) -> List[HostPort]:
+        if assocID not in self.peers:
+            raise OSError(errno.EINVAL, "no such association")
+        return list(self.peers[assocID])
+
+    def localAddresses(self, assocID: int = 0) -> List[HostPort]:
+        hosts = self.listened[0] if self.listened else []
+        return [(h, self.boundPort) for h in hosts]
+
+    def applyOption(self, name: str, value: int) -> None:
+        self.runtime.append((name, value))
+
+    def readOptions(self) -> Dict[str, int]:
+        return {name: 0 for name in OPTION_NAMES}
+
+    def startWriting(self) -> None:
+        self.writing = True
+
+    def stopWriting(self) -> None:
+        self.writing = False
+
+    def pauseReading(self) -> None:
+        self.reading = False
+
+    def resumeReading(self) -> None:
+        if not self.closed:
+            self.reading = True
+
+    def close(self) -> None:
+        self.closed = True
+        self.reading = self.writing = False
+
+    # -- driving it ------------------------------------------------------
+
+    def feed(self, *events: Union[Event, DataReceived]) -> None:
+        """
+        Report C{events} to the sink, in order.
+        """
+        assert self.sink is not None, "listen first"
+        for event in events:
+            if isinstance(event, DataReceived):
+                self.sink.dataReceived(event)
+            else:
+                self.sink.eventReceived(event)
+
+    def up(self, assocID: int, peer: HostPort, paths: Sequence[HostPort] = (), inbound: int = 10, outbound: int = 10) -> None:
+        """
+        Association C{assocID} with C{peer} comes up.
+        """
+        self.peers.setdefault(assocID, list(paths) or [peer])
+        self.feed(AssociationUp(assocID, "comm_up", peer, tuple(paths) or (peer,), inbound, outbound))
+
+    def data(self, assocID: int, payload: bytes, source: HostPort, stream: int = 0, ppid: int = 0, flags: int = 0) -> None:
+        """
+        A message arrives on C{assocID} from C{source}.
+        """
+        known = self.peers.get(assocID)
+        paths = None if known is not None and source in known else tuple(self.peers.get(assocID) or [source])
+        self.feed(DataReceived(assocID, payload, stream, ppid, flags, source, paths))
+
+    def down(self, assocID: int, reason: str = "comm_lost", error: int = 0, source: Optional[HostPort] = None) -> None:
+        """
+        Association C{assocID} ends (C{"comm_lost"}, C{"shutdown_complete"}
+        or C{"cant_start"}).
+        """
+        self.feed(AssociationDown(assocID, reason, error, source))
+
+    def peerShutdown(self, assocID: int) -> None:
+        """
+        The peer of C{assocID} shuts down gracefully (SHUTDOWN, then its end).
+        """
+        self.feed(PeerShutdown(assocID), AssociationDown(assocID, "shutdown_complete"))
+
+    def flush(self) -> None:
+        """
+        The backend has room again: tell the sink, if it asked.
+        """
+        if self.writing and self.sink is not None:
+            self.sink.writable()

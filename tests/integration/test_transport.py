@@ -6,12 +6,14 @@ counters, end to end over loopback (run under scripts/with-sctp-kernel).
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import time
 from typing import Any, List
 
 from twisted.internet import defer, task
+from twisted.protocols.basic import FileSender
 from twisted.trial.unittest import TestCase
 
 from tests.integration.helpers import Echo, Recorder, RecordingFactory, listen, sleep, waitFor
@@ -221,6 +223,28 @@ class TransportTests(TestCase):
         self.assertNotEqual(old.transport.association.assocID, new.transport.association.assocID)
         self.assertEqual(old.transport.association.peer, new.transport.association.peer)
         self.assertIs(server.registry.byPeer(("127.0.0.1", clientPort)), new.transport.association)
+
+    @defer.inlineCallbacks
+    def test_fileSenderOverAnAssociation(self) -> Any:
+        """
+        C{FileSender} (a pull producer) sends a 300 KB file over an
+        association: every chunk arrives, in order, one message each, and a
+        C{loseConnection} after it shuts the association down gracefully;
+        two listeners' log prefixes name their addresses.
+        """
+        data = os.urandom(300 * 1024)
+        server = listen(self, RecordingFactory(Recorder), socket_rcvbuf=1 << 20)
+        client = listen(self, RecordingFactory(Recorder), ["127.0.0.2"])
+        proto = yield client.connect(("127.0.0.1", server.getHost().port))
+        yield FileSender().beginFileTransfer(io.BytesIO(data), proto.transport)
+        proto.transport.loseConnection()
+        receiver = server.factory.built[0]
+        yield waitFor(lambda: receiver.lost, timeout=60, what="the file and the shutdown")
+        self.assertEqual(b"".join(m.payload for m in receiver.messages), data)
+        self.assertEqual(len(receiver.messages), -(-len(data) // FileSender.CHUNK_SIZE))
+        self.assertEqual(receiver.lost[0].value.how, "shutdown")
+        self.assertEqual(server.logPrefix(), "SCTPPort(127.0.0.1:{})".format(server.getHost().port))
+        self.assertEqual(client.logPrefix(), "SCTPPort(127.0.0.2:{})".format(client.getHost().port))
 
 
 def rawClient(family: int = socket.AF_INET, rcvbuf: int = 0) -> socket.socket:

@@ -185,8 +185,43 @@ class PeerAddrChange:
         return cls(unpackSockaddr(storage), state, error, assocID, flags, length)
 
 
+_F = TypeVar("_F", bound="_SendFailedLayout")
+
+
+class _SendFailedLayout:
+    """
+    What C{struct sctp_send_failed} and C{struct sctp_send_failed_event}
+    share: the header, C{error} (u32), the send information (whose class
+    and size differ), C{assoc_id} at the end of the fixed part, then the
+    undelivered payload.
+    """
+
+    type: ClassVar[int]
+    size: ClassVar[int]
+    _info: ClassVar[Union[Type[SndRcvInfo], Type[SndInfo]]]
+    _head: ClassVar[struct.Struct] = struct.Struct("@HHII")
+    flags: int
+    error: int
+    info: Union[SndRcvInfo, SndInfo]
+    assocID: int
+    data: bytes
+    length: int
+
+    def pack(self) -> bytes:
+        """@raise CodecError: a field does not fit its C type."""
+        head = _pack(self._head, self.type, self.flags, self.length, self.error)
+        return head + self.info.pack() + _pack(_S32, self.assocID) + self.data
+
+    @classmethod
+    def _decode(cls: Type[_F], data: bytes, flags: int, length: int) -> _F:
+        (error,) = _U32.unpack_from(data, 8)
+        info = cls._info.unpack(data[12:])
+        (assocID,) = _S32.unpack_from(data, cls.size - 4)
+        return cls(flags, error, info, assocID, _trailing(data, cls.size, length), length)  # type: ignore[call-arg]
+
+
 @attrs.frozen
-class SendFailed:
+class SendFailed(_SendFailedLayout):
     """
     C{SCTP_SEND_FAILED} (C{struct sctp_send_failed}, 48 bytes + C{data}),
     the legacy form of L{SendFailedEvent}.
@@ -197,8 +232,8 @@ class SendFailed:
     """
 
     type: ClassVar[int] = NotificationType.SEND_FAILED
-    _head: ClassVar[struct.Struct] = struct.Struct("@HHII")
     size: ClassVar[int] = 48
+    _info = SndRcvInfo
 
     flags: int
     error: int
@@ -211,21 +246,10 @@ class SendFailed:
     def _defaultLength(self) -> int:
         return self.size + len(self.data)
 
-    def pack(self) -> bytes:
-        """@raise CodecError: a field does not fit its C type."""
-        head = _pack(self._head, self.type, self.flags, self.length, self.error)
-        return head + self.info.pack() + _pack(_S32, self.assocID) + self.data
-
-    @classmethod
-    def _decode(cls, data: bytes, flags: int, length: int) -> SendFailed:
-        (error,) = _U32.unpack_from(data, 8)
-        info = SndRcvInfo.unpack(data[12:])
-        (assocID,) = _S32.unpack_from(data, cls.size - 4)
-        return cls(flags, error, info, assocID, _trailing(data, cls.size, length), length)
 
 
 @attrs.frozen
-class SendFailedEvent:
+class SendFailedEvent(_SendFailedLayout):
     """
     C{SCTP_SEND_FAILED_EVENT} (C{struct sctp_send_failed_event}, 32 bytes +
     C{data}).
@@ -236,8 +260,8 @@ class SendFailedEvent:
     """
 
     type: ClassVar[int] = NotificationType.SEND_FAILED_EVENT
-    _head: ClassVar[struct.Struct] = struct.Struct("@HHII")
     size: ClassVar[int] = 32
+    _info = SndInfo
 
     flags: int
     error: int
@@ -250,17 +274,6 @@ class SendFailedEvent:
     def _defaultLength(self) -> int:
         return self.size + len(self.data)
 
-    def pack(self) -> bytes:
-        """@raise CodecError: a field does not fit its C type."""
-        head = _pack(self._head, self.type, self.flags, self.length, self.error)
-        return head + self.info.pack() + _pack(_S32, self.assocID) + self.data
-
-    @classmethod
-    def _decode(cls, data: bytes, flags: int, length: int) -> SendFailedEvent:
-        (error,) = _U32.unpack_from(data, 8)
-        info = SndInfo.unpack(data[12:])
-        (assocID,) = _S32.unpack_from(data, cls.size - 4)
-        return cls(flags, error, info, assocID, _trailing(data, cls.size, length), length)
 
 
 @attrs.frozen

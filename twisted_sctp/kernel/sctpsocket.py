@@ -52,20 +52,21 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import functools
-import os
 import socket
 import struct
-from typing import Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import sctp as _pysctp  # pysctp
 
-from twisted_sctp.kernel.constants import FUTURE_ASSOC, IPPROTO_SCTP, SO_TIMESTAMPNS, SOL_SCTP, SockOpt, SPPFlags
+from twisted_sctp.kernel.constants import IPPROTO_SCTP, SO_TIMESTAMPNS, SOL_SCTP, SockOpt
 from twisted_sctp.error import SCTPUnavailableError
-from twisted_sctp.transport.options import KERNEL_OPTIONS, OPTION_NAMES, OPTIONS, SCTPOptions
-from twisted_sctp.kernel.sockopt import (
-    AssocParams, AssocValue, CodecError, EventSubscribe, InitMsg, PeerAddrParams,
-    RTOInfo, SackInfo, Status, packSockaddrs, unpackAddrList, unpackAssocIDList,
+from twisted_sctp.transport.options import KERNEL_OPTIONS
+from twisted_sctp.kernel.sockopt import Status, packSockaddrs, unpackAddrList, unpackAssocIDList
+from twisted_sctp.kernel.sockcalls import (  # noqa: F401  (getsockoptBuffer is public here)
+    _GETADDRS_OLD, _INT, _MAX_LIST_BUFFER, _getsockoptRaw, _osError, _optName, _setsockopt, getsockoptBuffer,
+)
+from twisted_sctp.kernel.kerneloptions import (  # noqa: F401  (public here)
+    SUBSCRIBED_EVENTS, _readKernel, applyOptions, applyRuntimeOption, readAssociationParameters, readOptions,
 )
 
 __all__ = [
@@ -84,76 +85,6 @@ UNAVAILABLE_ERRNOS = (
     errno.EAFNOSUPPORT,  # 97
     errno.ENOSYS,  # sctp.ko loaded without hmac: every socket() fails
 )
-
-#: The reference's subscription: exactly these seven notification types.
-SUBSCRIBED_EVENTS = EventSubscribe(
-    dataIO=True, association=True, address=True, sendFailure=True,
-    peerError=True, shutdown=True, partialDelivery=True,
-)
-
-_SOCKLEN = ctypes.c_uint32
-_libc = ctypes.CDLL(None, use_errno=True)
-_getsockopt = _libc.getsockopt
-_getsockopt.argtypes = [ctypes.c_int] * 3 + [ctypes.c_void_p, ctypes.POINTER(_SOCKLEN)]
-_getsockopt.restype = ctypes.c_int
-_setsockopt = _libc.setsockopt
-_setsockopt.argtypes = [ctypes.c_int] * 3 + [ctypes.c_void_p, _SOCKLEN]
-_setsockopt.restype = ctypes.c_int
-
-#: C{struct sctp_getaddrs_old}: assoc_id, addr_num (bytes of addresses),
-#: a pointer to the packed addresses (16 bytes on 64-bit).
-_GETADDRS_OLD = struct.Struct("@iiP")
-_INT = struct.Struct("@i")
-_MAX_LIST_BUFFER = 1 << 20
-_FAILED = object()
-
-
-def _osError(code: int, what: str) -> OSError:
-    return OSError(code, "{}: {}".format(what, os.strerror(code)))
-
-
-def _getsockoptRaw(
-    fd: int, level: int, optname: int, inbuf: bytes, whole: bool = False
-) -> Tuple[int, bytes]:
-    """
-    C{getsockopt} with C{inbuf} as the initial content of the buffer.
-
-    @return: C{(errno, data)}: 0 and the C{optlen} bytes the kernel wrote, or
-        the errno and the buffer as it was left (some options write results
-        even when they fail, like C{CONNECTX3} with C{EINPROGRESS}).  With
-        C{whole}, the whole buffer comes back whatever C{optlen} says.
-    """
-    buf = ctypes.create_string_buffer(bytes(inbuf), max(len(inbuf), 1))
-    length = _SOCKLEN(len(inbuf))
-    rc = _getsockopt(fd, level, optname, buf, ctypes.byref(length))
-    if rc != 0:
-        return ctypes.get_errno(), buf.raw[: len(inbuf)]
-    return 0, buf.raw[: len(inbuf) if whole else length.value]
-
-
-def getsockoptBuffer(
-    sock: socket.socket, level: int, optname: int, inbuf: bytes
-) -> bytes:
-    """
-    C{getsockopt} with a prepared input buffer (SCTP options read fields such
-    as C{assoc_id} or C{spp_address.ss_family} from it).
-
-    @param inbuf: the buffer's initial content; its length is the C{optlen}
-        passed in.
-    @return: the C{optlen} bytes the kernel wrote back.
-    @raise OSError: the kernel refused.
-    """
-    code, data = _getsockoptRaw(sock.fileno(), level, optname, inbuf)
-    if code:
-        raise _osError(code, "getsockopt({}, {})".format(level, _optName(optname)))
-    return data
-
-
-def _optName(optname: int) -> str:
-    try:
-        return "SCTP_" + SockOpt(optname).name
-    except ValueError:
-        return str(optname)
 
 
 def openSocket(family: int = socket.AF_INET) -> socket.socket:
@@ -323,73 +254,6 @@ def assocIDs(sock: socket.socket) -> List[int]:
         return unpackAssocIDList(data)
 
 
-def _getInt(sock: socket.socket, level: int, optname: int) -> int:
-    return int(sock.getsockopt(level, optname))
-
-
-def _setInt(sock: socket.socket, level: int, optname: int, value: int) -> None:
-    sock.setsockopt(level, optname, value)
-
-
-def _getStruct(sock: socket.socket, optname: int, request: bytes) -> bytes:
-    return getsockoptBuffer(sock, SOL_SCTP, optname, request)
-
-
-def _readAssociationLevel(sock: socket.socket, family: int, assocID: int) -> Dict[str, int]:
-    """
-    The options that exist per association (and, with assoc_id 0, for
-    future ones): RTOINFO, ASSOCINFO, PEER_ADDR_PARAMS with only
-    C{ss_family} set, DELAYED_SACK (falling back to DELAYED_ACK_TIME: delay
-    only, frequency 0) and MAX_BURST.
-    """
-    rto = RTOInfo.unpack(_getStruct(sock, SockOpt.RTOINFO, RTOInfo(assocID).pack()))
-    assoc = AssocParams.unpack(_getStruct(sock, SockOpt.ASSOCINFO, AssocParams(assocID).pack()))
-    request = PeerAddrParams.forFamily(family, assocID=assocID)
-    try:
-        data = _getStruct(sock, SockOpt.PEER_ADDR_PARAMS, request.pack())
-    except OSError as e:
-        if e.errno != errno.EINVAL:
-            raise
-        data = _getStruct(sock, SockOpt.PEER_ADDR_PARAMS, request.pack(legacy=True))
-    spp = PeerAddrParams.unpack(data)
-    try:
-        sack = SackInfo.unpack(_getStruct(sock, SockOpt.DELAYED_SACK, SackInfo(assocID).pack()))
-    except OSError:
-        value = _getStruct(sock, SockOpt.DELAYED_ACK_TIME, AssocValue(assocID).pack())
-        sack = SackInfo(assocID, AssocValue.unpack(value).value, 0)
-    burst = AssocValue.unpack(_getStruct(sock, SockOpt.MAX_BURST, AssocValue(assocID).pack()))
-    return {
-        "srto_initial": rto.initial,
-        "srto_max": rto.max,
-        "srto_min": rto.min,
-        "asocmaxrxt": assoc.asocmaxrxt,
-        "hbinterval": -1 if spp.flags & SPPFlags.HB_DISABLE else spp.hbinterval,
-        "pathmaxrxt": spp.pathmaxrxt,
-        "spp_flags": spp.flags,
-        "sack_delay": sack.delay,
-        "sack_freq": sack.freq,
-        "max_burst": burst.value,
-    }
-
-
-def _readKernel(sock: socket.socket, family: int) -> Dict[str, int]:
-    """
-    Read the 14 kernel-backed options as the reference's
-    C{init_sctp_options} and C{sctp.options ADDRESS} do (buffers halved).
-    """
-    init = InitMsg.unpack(_getStruct(sock, SockOpt.INITMSG, InitMsg().pack()))
-    values = _readAssociationLevel(sock, family, FUTURE_ASSOC)
-    del values["spp_flags"]
-    values.update(
-        socket_rcvbuf=_getInt(sock, socket.SOL_SOCKET, socket.SO_RCVBUF) // 2,
-        socket_sndbuf=_getInt(sock, socket.SOL_SOCKET, socket.SO_SNDBUF) // 2,
-        autoclose=_getInt(sock, SOL_SCTP, SockOpt.AUTOCLOSE),
-        init_max_attempts=init.maxAttempts,
-        init_max_timeo=init.maxInitTimeo,
-    )
-    return values
-
-
 def osDefaults(family: int = socket.AF_INET) -> Dict[str, int]:
     """
     Read the OS defaults of the 14 kernel-backed options from a throw-away
@@ -406,246 +270,6 @@ def osDefaults(family: int = socket.AF_INET) -> Dict[str, int]:
     finally:
         sock.close()
     return {name: values[name] for name in KERNEL_OPTIONS}
-
-
-def readOptions(sock: socket.socket, family: int) -> Dict[str, int]:
-    """
-    The live values of a listener's 19 options, read back from the kernel
-    (as C{sctp.options ADDRESS}): the five internal ones are 0, and
-    C{hbinterval} is -1 when heartbeats are disabled.
-
-    @return: option name -> value, in the documented order.
-    @raise OSError: a read failed.
-    """
-    values = _readKernel(sock, family)
-    return {name: values.get(name, 0) for name in OPTION_NAMES}
-
-
-def readAssociationParameters(sock: socket.socket, assocID: int, family: int) -> Dict[str, int]:
-    """
-    The parameters one association actually uses, to tell them from the
-    socket's values for future associations.
-
-    @return: C{srto_initial}, C{srto_max}, C{srto_min}, C{asocmaxrxt},
-        C{hbinterval} (-1 when heartbeats are disabled), C{pathmaxrxt},
-        C{spp_flags}, C{sack_delay}, C{sack_freq}, C{max_burst}.
-    @raise OSError: e.g. C{EINVAL} for an unknown association.
-    """
-    return _readAssociationLevel(sock, family, assocID)
-
-
-#: Which kernel options are written together, in the reference's order.
-_GROUPS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
-    ("SCTP_AUTOCLOSE", ("autoclose",)),
-    ("SCTP_RTOINFO", ("srto_initial", "srto_max", "srto_min")),
-    ("SCTP_ASSOCINFO", ("asocmaxrxt",)),
-    ("SCTP_INITMSG", ("init_max_attempts", "init_max_timeo")),
-    ("SCTP_PEER_ADDR_PARAMS", ("hbinterval", "pathmaxrxt")),
-    ("SCTP_DELAYED_SACK", ("sack_delay", "sack_freq")),
-    ("SCTP_MAX_BURST", ("max_burst",)),
-)
-
-
-def _writeGroup(sock: socket.socket, group: str, v: Mapping[str, int], family: int) -> bool:
-    """
-    Write one kernel structure for future associations (assoc_id 0), its 0
-    fields meaning "no change".
-
-    C{hbinterval} -1 is C{SPP_HB_DISABLE} with interval 0, a positive one
-    C{SPP_HB_ENABLE}; C{pathmaxrxt} adds C{SPP_PMTUD_ENABLE}.  The 156-byte
-    C{sctp_paddrparams} falls back to the legacy 152 bytes on C{EINVAL}.
-    C{SCTP_DELAYED_SACK} falls back to C{SCTP_DELAYED_ACK_TIME} (delay only).
-
-    @return: C{False} when C{sack_freq} was given but could not be applied.
-    @raise OSError: the kernel refused.
-    """
-    if group == "SCTP_AUTOCLOSE":
-        _setInt(sock, SOL_SCTP, SockOpt.AUTOCLOSE, v["autoclose"])
-    elif group == "SCTP_RTOINFO":
-        rto = RTOInfo(FUTURE_ASSOC, v["srto_initial"], v["srto_max"], v["srto_min"])
-        sock.setsockopt(SOL_SCTP, SockOpt.RTOINFO, rto.pack())
-    elif group == "SCTP_ASSOCINFO":
-        sock.setsockopt(SOL_SCTP, SockOpt.ASSOCINFO, AssocParams(FUTURE_ASSOC, v["asocmaxrxt"]).pack())
-    elif group == "SCTP_INITMSG":
-        init = InitMsg(0, 0, v["init_max_attempts"], v["init_max_timeo"])
-        sock.setsockopt(SOL_SCTP, SockOpt.INITMSG, init.pack())
-    elif group == "SCTP_PEER_ADDR_PARAMS":
-        hb, flags = v["hbinterval"], 0
-        if hb == -1:
-            hb, flags = 0, SPPFlags.HB_DISABLE
-        elif hb > 0:
-            flags = SPPFlags.HB_ENABLE
-        if v["pathmaxrxt"]:
-            flags |= SPPFlags.PMTUD_ENABLE
-        spp = PeerAddrParams.forFamily(
-            family, assocID=FUTURE_ASSOC, hbinterval=hb, pathmaxrxt=v["pathmaxrxt"], flags=int(flags)
-        )
-        try:
-            sock.setsockopt(SOL_SCTP, SockOpt.PEER_ADDR_PARAMS, spp.pack())
-        except OSError as e:
-            if e.errno != errno.EINVAL:
-                raise
-            sock.setsockopt(SOL_SCTP, SockOpt.PEER_ADDR_PARAMS, spp.pack(legacy=True))
-    elif group == "SCTP_DELAYED_SACK":
-        delay, freq = v["sack_delay"], v["sack_freq"]
-        try:
-            sock.setsockopt(SOL_SCTP, SockOpt.DELAYED_SACK, SackInfo(FUTURE_ASSOC, delay, freq).pack())
-        except OSError:
-            if not delay:
-                raise
-            value = AssocValue(FUTURE_ASSOC, delay).pack()
-            sock.setsockopt(SOL_SCTP, SockOpt.DELAYED_ACK_TIME, value)
-            return not freq
-    elif group == "SCTP_MAX_BURST":
-        sock.setsockopt(SOL_SCTP, SockOpt.MAX_BURST, AssocValue(FUTURE_ASSOC, v["max_burst"]).pack())
-    return True
-
-
-def _setPartialDeliveryPoint(sock: socket.socket) -> Tuple[int, int]:
-    """
-    Set C{SCTP_PARTIAL_DELIVERY_POINT} to the largest accepted value up to
-    C{SO_RCVBUF/2} (the reference's aim: no partial delivery).
-
-    @return: C{(limit, value)}; C{value} is -1 if nothing was accepted.
-    @raise OSError: an error other than C{EINVAL}.
-    """
-    limit = _getInt(sock, socket.SOL_SOCKET, socket.SO_RCVBUF) // 2
-
-    def accepted(value: int) -> bool:
-        try:
-            _setInt(sock, SOL_SCTP, SockOpt.PARTIAL_DELIVERY_POINT, value)
-        except OSError as e:
-            if e.errno != errno.EINVAL:
-                raise
-            return False
-        return True
-
-    if accepted(limit):
-        return limit, limit
-    # Accepted values are exactly 0..bound for some bound < limit; the last
-    # accepted probe of this search is the largest one, so it stays set.
-    low, high, best = 0, limit - 1, -1
-    while low <= high:
-        middle = (low + high) // 2
-        if accepted(middle):
-            best, low = middle, middle + 1
-        else:
-            high = middle - 1
-    return limit, best
-
-
-def applyOptions(sock: socket.socket, options: SCTPOptions, family: int) -> List[str]:
-    """
-    Configure a new listen socket before C{bind}, in the reference's order:
-    SO_REUSEADDR, buffers, FRAGMENT_INTERLEAVE=0, PARTIAL_DELIVERY_POINT,
-    NODELAY=1, DISABLE_FRAGMENTS=0, AUTOCLOSE, RTOINFO, ASSOCINFO, INITMSG,
-    PEER_ADDR_PARAMS, DELAYED_SACK, MAX_BURST, EVENTS.
-
-    Options that are 0 ("keep the OS value") are not written.  Only a failure
-    of C{SCTP_AUTOCLOSE} or C{SCTP_EVENTS} is fatal; the others are returned
-    as warnings.  When a warning starts with C{"sack_freq"}, the frequency
-    could not be applied and the caller should treat C{sack_freq} as 0
-    (checklist 50).
-
-    @return: warnings, one sentence each (empty when all went well).
-    @raise OSError: C{SCTP_AUTOCLOSE} or C{SCTP_EVENTS} failed.
-    """
-    warnings: List[str] = []
-
-    def attempt(what: str, call: Callable[[], object]) -> object:
-        try:
-            return call()
-        except (OSError, CodecError) as e:
-            warnings.append("setting {} failed: {}".format(what, e))
-            return _FAILED
-
-    attempt("SO_REUSEADDR", lambda: _setInt(sock, socket.SOL_SOCKET, socket.SO_REUSEADDR, 1))
-    for name, opt, sysctl in (
-        ("socket_rcvbuf", socket.SO_RCVBUF, "rmem_max"),
-        ("socket_sndbuf", socket.SO_SNDBUF, "wmem_max"),
-    ):
-        wanted = getattr(options, name)
-        setBuffer = functools.partial(_setInt, sock, socket.SOL_SOCKET, opt, wanted)
-        if wanted and attempt(name, setBuffer) is not _FAILED:
-            got = _getInt(sock, socket.SOL_SOCKET, opt) // 2
-            if got != wanted:
-                warnings.append(
-                    "{}={} was adjusted by the kernel to {} (see net.core.{})".format(
-                        name, wanted, got, sysctl
-                    )
-                )
-    attempt("SCTP_FRAGMENT_INTERLEAVE=0",
-            lambda: _setInt(sock, SOL_SCTP, SockOpt.FRAGMENT_INTERLEAVE, 0))
-    point = attempt("SCTP_PARTIAL_DELIVERY_POINT", lambda: _setPartialDeliveryPoint(sock))
-    if isinstance(point, tuple) and point[1] < point[0]:
-        warnings.append(
-            "SCTP_PARTIAL_DELIVERY_POINT set to {} instead of {}{}".format(
-                max(point[1], 0), point[0], "" if point[1] >= 0 else " (nothing accepted)"
-            )
-        )
-    attempt("SCTP_NODELAY=1", lambda: _setInt(sock, SOL_SCTP, SockOpt.NODELAY, 1))
-    attempt("SCTP_DISABLE_FRAGMENTS=0",
-            lambda: _setInt(sock, SOL_SCTP, SockOpt.DISABLE_FRAGMENTS, 0))
-
-    values = options.asDict()
-    _writeGroup(sock, "SCTP_AUTOCLOSE", values, family)  # fatal
-    got = _getInt(sock, SOL_SCTP, SockOpt.AUTOCLOSE)
-    if got != options.autoclose:
-        warnings.append(
-            "autoclose={} was clamped by the kernel to {} (net.sctp.max_autoclose)".format(
-                options.autoclose, got
-            )
-        )
-    for group, names in _GROUPS[1:]:
-        if any(values[name] for name in names):
-            what = "{} ({})".format(group, ", ".join(names))
-            applied = attempt(what, lambda: _writeGroup(sock, group, values, family))
-            if group == "SCTP_DELAYED_SACK" and options.sack_freq and applied is not True:
-                warnings.append(
-                    "sack_freq={} could not be applied; it is 0 (kernel default) "
-                    "on this socket".format(options.sack_freq)
-                )
-    _subscribe(sock)  # fatal
-    return warnings
-
-
-def _subscribe(sock: socket.socket) -> None:
-    """
-    Subscribe exactly the reference's seven events.
-
-    @raise OSError: the kernel refused.
-    """
-    try:
-        sock.setsockopt(SOL_SCTP, SockOpt.EVENTS, SUBSCRIBED_EVENTS.pack(length=14))
-    except OSError as e:
-        if e.errno != errno.EINVAL:
-            raise
-        sock.setsockopt(SOL_SCTP, SockOpt.EVENTS, SUBSCRIBED_EVENTS.pack())
-
-
-def applyRuntimeOption(sock: socket.socket, name: str, value: int, family: int) -> None:
-    """
-    Write one changed option to a listen socket for FUTURE associations
-    (assoc_id 0, every other field 0 = unchanged), as the reference's
-    run-time callbacks: associations that exist keep their parameters.
-    C{hbinterval=-1} disables heartbeats.
-
-    Internal options and 0 ("keep") values write nothing.
-
-    @param name: a canonical option name (see L{twisted_sctp.transport.options}).
-    @param value: the new value, already validated (C{changeOption}).
-    @raise OSError: the kernel refused.
-    @raise ValueError: C{name} is read-only at run time.
-    """
-    info = OPTIONS[name]
-    if not info.runtime:
-        raise ValueError("{} is read-only at run time".format(name))
-    if not info.kernel or (info.keepZero and value == 0):
-        return
-    values = dict.fromkeys(KERNEL_OPTIONS, 0)
-    values[name] = value
-    (group,) = [group for group, names in _GROUPS if name in names]
-    _writeGroup(sock, group, values, family)
 
 
 def readSNMP(path: str = "/proc/net/sctp/snmp") -> Dict[str, int]:

@@ -23,7 +23,7 @@ class IAssociationTransport(ITransport, IConsumer):
     def write(data: bytes) -> None:
         """
         Send C{data} as one SCTP message on stream 0 with the port's defaults
-        (unordered, PPID 0, the configured send_ttl).
+        (ordered, PPID 0, the configured send_ttl).
 
         @raise twisted_sctp.error.SendQueueFullError: the message could not be
             queued.
@@ -38,7 +38,8 @@ class IAssociationTransport(ITransport, IConsumer):
         context: int = 0,
     ) -> None:
         """
-        Send C{data} as one SCTP message with explicit send parameters.
+        Send C{data} as one SCTP message with explicit send parameters
+        (ordered unless C{unordered}, as C{SCTPPort.sendMessage}).
         """
 
     def abortConnection(reason: bytes = b"") -> None:
