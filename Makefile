@@ -34,7 +34,7 @@ typecheck: setup
 # The API reference with pydoctor (epytext), into build/apidocs; fails on
 # any docstring warning (scripts/run-tests runs it too).
 docs: setup
-	scripts/build-docs
+	$(VENV)/bin/python scripts/build-docs
 
 # pip install -e . and pip install . in throwaway virtualenvs: both must give
 # twistd sctp-sip and the sctp: endpoints; the sdist must carry the docs.

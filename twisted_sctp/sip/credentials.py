@@ -129,7 +129,7 @@ class HA1FileChecker:
     def requestAvatarId(self, credentials: Any) -> "defer.Deferred[Any]":
         """
         @return: a Deferred (already fired) with the user name, or failing
-            with L{UnauthorizedLogin}.
+            with L{twisted.cred.error.UnauthorizedLogin}.
         """
         try:
             self._load()

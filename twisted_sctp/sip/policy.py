@@ -3,7 +3,8 @@
 Who may do what through C{twistd sctp-sip}: the decision made on each
 request before the server registers, answers or forwards it.
 
-In order (docs/security.md):
+In order (docs/security.md)::
+
   1. Flood limit: past C{rate_limit} requests per C{rate_window} seconds
      from one source address, 503 with Retry-After (or a silent drop),
      counted, one warning per source per minute.  Trusted peers are exempt.
@@ -25,6 +26,7 @@ In order (docs/security.md):
      Bad credentials after a challenge: 403, counted, warned per source.  A
      stale, foreign or replayed nonce with otherwise good credentials: 401
      or 407 with C{stale=true}.
+
 Without C{--auth} steps 1 and 2 apply and everything else passes, as an open
 registrar (a warning says so at start).
 """
