@@ -12,12 +12,9 @@ from typing import Any, List, Optional, Tuple
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from zope.interface.verify import verifyObject
 
-from twisted.internet.interfaces import IUDPTransport
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import LogLevel, globalLogPublisher
-from twisted.protocols import sip as tsip
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_sctp.transport.registry import AssociationState
@@ -25,8 +22,7 @@ from twisted_sctp.kernel.constants import SendFlags
 from twisted_sctp.kernel.notifications import AssocChange
 from twisted_sctp.kernel.constants import AssocChangeState
 from twisted_sctp.sip.transport import (
-    SCTP, UDP, DatagramAdapter, Destination, Origin, SIPSettings, SIPTransport,
-    decodeFlowToken, encodeFlowToken, rewriteTopVia, stableTag, viaDestination,
+    SCTP, UDP, Destination, Origin, SIPSettings, SIPTransport, viaDestination,
 )
 from twisted_sctp.sip.message import SIPParseError, SIPRequest, SIPResponse, parseMessage, parseVia
 from twisted_sctp.testing import FakeKernel, commUp
@@ -569,159 +565,6 @@ class ReplyRoutingTests(SIPTestMixin, SynchronousTestCase):
         [(_, first, _), (_, second, _)] = self.sock.sent
         self.assertEqual((first.flags & PR_SCTP_TTL, first.timetolive), (0, 32000))
         self.assertEqual(second.flags & PR_SCTP_TTL, PR_SCTP_TTL)
-
-
-class FlowTokenTests(SynchronousTestCase):
-    """
-    The ;i= token of our Via.
-    """
-
-    def test_kamailioEncoding(self) -> None:
-        """
-        The id is lower-case hex, least significant nibble first, as
-        Kamailio writes it; a listener other than the first is appended.
-        """
-        self.assertEqual(encodeFlowToken(26), "a1")
-        self.assertEqual(encodeFlowToken(1), "1")
-        self.assertEqual(encodeFlowToken(0x1234, 2), "4321.2")
-        self.assertEqual(decodeFlowToken("a1"), (26, 0))
-        self.assertEqual(decodeFlowToken("4321.2"), (0x1234, 2))
-
-    def test_badTokens(self) -> None:
-        """
-        Anything else decodes to None.
-        """
-        for text in (None, "", "zz", "0", "a1.x", "a1.-1", "f" * 30):
-            self.assertIsNone(decodeFlowToken(text), text)
-
-    def test_stableTag(self) -> None:
-        """
-        The same inputs give the same tag; different ones differ.
-        """
-        self.assertEqual(stableTag("b", "c"), stableTag("b", "c"))
-        self.assertNotEqual(stableTag("b", "c"), stableTag("b", "d"))
-        self.assertEqual(len(stableTag(None)), 16)
-
-
-class Contact:
-    """
-    A stand-in registry result for twisted.protocols.sip.
-    """
-
-
-class AdapterTests(SynchronousTestCase):
-    """
-    twisted.protocols.sip's RegisterProxy over SCTP through the adapter.
-    """
-
-    def setUp(self) -> None:
-        self.reactor = MemoryReactorClock()
-        self.kernel = FakeKernel()
-        self.proxy = tsip.RegisterProxy(host="127.0.0.1", port=5060)
-        self.registry = tsip.InMemoryRegistry("127.0.0.1")
-        self.proxy.registry = self.proxy.locator = self.registry
-        self.adapter = DatagramAdapter(self.proxy, self.reactor)
-        self.port = self.adapter.listen(5060, ["127.0.0.1"], kernel=self.kernel)
-        self.sock = self.kernel.socket
-        for call in self.reactor.getDelayedCalls():
-            call.cancel()
-
-    def tearDown(self) -> None:
-        for username in list(self.registry.users):
-            self.registry.users[username][0].cancel()
-
-    def up(self, assocID: int, peer: Tuple[str, int]) -> None:
-        self.kernel.peers[assocID] = [peer]
-        self.sock.feedNotification(commUp(assocID), peer)
-        self.port.doRead()
-
-    def test_transport(self) -> None:
-        """
-        The protocol gets an IUDPTransport whose host is the SCTP listener.
-        """
-        verifyObject(IUDPTransport, self.proxy.transport)
-        self.assertEqual(self.proxy.transport.getHost().port, 5060)
-
-    def test_registerAndProxy(self) -> None:
-        """
-        REGISTER is answered on the association it came on; an INVITE to the
-        registered user goes to the contact address with the proxy's Via
-        rewritten from UDP to SCTP.
-        """
-        self.up(7, ("127.0.0.1", 15070))
-        register = (
-            b"REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/SCTP 127.0.0.1:15070;branch=z9hG4bKr\r\n"
-            b"From: <sip:bob@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: r1\r\nCSeq: 1 REGISTER\r\n"
-            b"Contact: <sip:bob@127.0.0.1:15070>\r\nContent-Length: 0\r\n\r\n"
-        )
-        self.sock.feedData(register, 7, ("127.0.0.1", 15070))
-        self.port.doRead()
-        [(data, info, address)] = self.sock.sent
-        self.assertTrue(data.startswith(b"SIP/2.0 200 OK"), data)
-        self.assertEqual((info.assocID, address), (7, None))
-        for call in self.reactor.getDelayedCalls():
-            call.cancel()
-        self.up(8, ("127.0.0.2", 5080))
-        invite = (
-            b"INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/SCTP 127.0.0.2:5080;branch=z9hG4bKi\r\n"
-            b"From: <sip:alice@127.0.0.1>;tag=2\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: i1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
-        )
-        self.sock.feedData(invite, 8, ("127.0.0.2", 5080))
-        self.port.doRead()
-        data, info, address = self.sock.sent[-1]
-        self.assertTrue(data.startswith(b"INVITE sip:bob@127.0.0.1 SIP/2.0"), data)
-        self.assertEqual(info.assocID, 7)
-        forwarded = parseMessage(data)
-        self.assertEqual(str(forwarded.vias[0]).split(";")[0], "SIP/2.0/SCTP 127.0.0.1:5060")
-        self.assertEqual(self.adapter.counters["messages_out"], 2)
-
-    def test_keepAlive(self) -> None:
-        """
-        Keep-alives never reach the application: CRLFCRLF is answered, a lone
-        CRLF dropped.
-        """
-        self.up(7, ("127.0.0.1", 15070))
-        self.sock.feedData(b"\r\n\r\n", 7, ("127.0.0.1", 15070))
-        self.sock.feedData(b"\r\n", 7, ("127.0.0.1", 15070))
-        self.port.doRead()
-        self.assertEqual([(d, i.assocID) for d, i, _ in self.sock.sent], [(b"\r\n", 7)])
-        self.assertEqual((self.adapter.counters["keepalive_pings"], self.adapter.counters["lone_crlf"]), (1, 1))
-
-    def test_applicationErrorIsAWarning(self) -> None:
-        """
-        Input that makes twisted.protocols.sip raise gives a warning without
-        a traceback, and the adapter keeps going.
-        """
-        self.up(7, ("127.0.0.1", 15070))
-        logs = LogCapture(self)
-        self.sock.feedData(b"SIP/2.0 200 OK\r\nTo: x\r\n\r\n", 7, ("127.0.0.1", 15070))
-        self.port.doRead()
-        self.assertEqual(self.adapter.counters["application_errors"], 1)
-        self.assertEqual(len(logs.warnings()), 1)
-        self.assertEqual(logs.failures(), [])
-        self.assertEqual(self.port.stats.drops["protocol_error"], 0)
-
-    def test_writeOpensAssociation(self) -> None:
-        """
-        write() to a peer without an association sends by address (the
-        kernel opens one); to a bad address, counts a failure.
-        """
-        self.proxy.transport.write(b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060\r\n\r\n", ("127.0.0.5", 5060))
-        [(data, info, address)] = self.sock.sent
-        self.assertEqual(address, ("127.0.0.5", 5060))
-        self.assertIn(b"Via: SIP/2.0/SCTP 127.0.0.1:5060", data)
-        self.proxy.transport.write(b"x", ("not an address", 1))
-        self.assertEqual(self.adapter.counters["send_failed"], 1)
-
-    def test_rewriteTopVia(self) -> None:
-        """
-        Only the first Via of a request is rewritten; responses are left
-        alone.
-        """
-        req = b"INVITE sip:x SIP/2.0\r\nv: SIP/2.0/UDP a:1\r\nVia: SIP/2.0/UDP b:2\r\n\r\nVia: SIP/2.0/UDP body"
-        self.assertEqual(rewriteTopVia(req), req.replace(b"v: SIP/2.0/UDP", b"v: SIP/2.0/SCTP"))
-        resp = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a:1\r\n\r\n"
-        self.assertEqual(rewriteTopVia(resp), resp)
 
 
 _TOKENS = st.sampled_from([
