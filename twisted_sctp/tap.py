@@ -395,9 +395,10 @@ def buildService(config: Any, reactor: Any, kernel: Any = None, probe: Callable[
     sipService = SIPService(reactor, config["listeners"], config["sctpOptions"], config["sipSettings"], config["serverSettings"], kernel)
     sipService.setServiceParent(top)
     from twisted_sctp.admin.server import makeAdminService
+    from twisted_sctp.kernel.sctpsocket import readSNMP
 
     try:
-        makeAdminService(reactor, config["admin"], sipService, config["admin-secret-file"]).setServiceParent(top)
+        makeAdminService(reactor, config["admin"], sipService, config["admin-secret-file"], readSNMP).setServiceParent(top)
         if config["metrics"]:
             from twisted_sctp.admin.metrics import makeMetricsService
 
