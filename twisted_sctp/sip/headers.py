@@ -197,7 +197,7 @@ def parseViaList(text: str) -> list[Via]:
 
     @raise SIPParseError: a value is malformed.
     """
-    return [parseVia(piece) for piece in splitOutside(text, ",", "Via")]
+    return list(map(parseVia, splitOutside(text, ",", "Via")))
 
 
 @attrs.frozen

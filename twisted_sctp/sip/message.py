@@ -154,14 +154,26 @@ class _SIPMessageBase:
         @return: the C{(name, value)} lines of that header, in order (the
             memo's own list: do not change it).
         """
-        return self._fresh().byName.get(canonical, _NO_LINES)
+        memo = self._memo
+        if memo.lines != self.headers:
+            memo.index(self.headers)
+        return memo.byName.get(canonical, _NO_LINES)
 
     def _parsed(self, parse: Callable[[_Memo], _T]) -> _T:
         """
         @return: C{parse(memo)}, computed once while the header lines stay
             the same (an exception is not kept: it is raised again).
         """
-        return self._fresh().value(parse)
+        # _fresh() and _Memo.value, written out: an accessor is read
+        # several times per message.
+        memo = self._memo
+        if memo.lines != self.headers:
+            memo.index(self.headers)
+        values = memo.values
+        value = values.get(parse, _UNSET)
+        if value is _UNSET:
+            value = values[parse] = parse(memo)
+        return value  # type: ignore[no-any-return]
 
     def getHeaders(self, name: str) -> list[str]:
         """
@@ -184,7 +196,10 @@ class _SIPMessageBase:
         @return: the canonical names (L{canonicalName}) of the headers the
             message has, as of now (a view: do not keep it across edits).
         """
-        return self._fresh().byName.keys()
+        memo = self._memo
+        if memo.lines != self.headers:
+            memo.index(self.headers)
+        return memo.byName.keys()
 
     def missingHeaders(self, names: Iterable[str]) -> list[str]:
         """@return: those of C{names} that have no line, in order."""
@@ -314,7 +329,10 @@ class _SIPMessageBase:
         """
         if not isinstance(self.body, bytes):
             raise LocalSIPError("body must be bytes")
-        return _serialise(self._startLine(), self.headers, self.body, "content-length" in self._fresh().byName)
+        memo = self._memo
+        if memo.lines != self.headers:
+            memo.index(self.headers)
+        return _serialise(self._startLine(), self.headers, self.body, "content-length" in memo.byName)
 
 
 def _serialise(startLine: str, headers: list[tuple[str, str]], body: bytes, hasLength: bool) -> bytes:
@@ -332,12 +350,13 @@ def _serialise(startLine: str, headers: list[tuple[str, str]], body: bytes, hasL
     # Every name a token and no control character in any value: checked
     # for all the lines at once (non-empty names whose concatenation is
     # a token are each a token), line by line only to name the culprit.
-    names = [name for name, _ in headers]
-    namesOK = not names or (all(names) and TOKEN_RE.fullmatch("".join(names)) is not None)
-    if not namesOK or _CTL_RE.search("".join([value for _, value in headers])):
-        _checkHeaderLines(headers)
+    # (zip and map rather than comprehensions: no Python frame per call.)
+    if headers:
+        names, values = zip(*headers)
+        if not all(names) or TOKEN_RE.fullmatch("".join(names)) is None or _CTL_RE.search("".join(values)):
+            _checkHeaderLines(headers)
     if not hasLength:
-        lines += [name + ": " + value for name, value in headers]
+        lines += map(": ".join, headers)
         lines.append("Content-Length: " + length)
     else:
         lengthWritten = False
@@ -447,7 +466,13 @@ def _values(memo: _Memo, canonical: str) -> list[str]:
 
 
 def _parseVias(memo: _Memo) -> list[Via]:
-    return [via for value in _values(memo, "via") for via in parseViaList(value)]
+    lines = memo.byName.get("via", _NO_LINES)
+    if len(lines) == 1:
+        return parseViaList(lines[0][1])
+    vias: list[Via] = []
+    for _, value in lines:
+        vias += parseViaList(value)
+    return vias
 
 
 def _parseTopVia(memo: _Memo) -> Via | None:
@@ -536,25 +561,6 @@ def makeResponse(
         C{code} is not 100 to 699.
     @raise SIPParseError: the request's To header is malformed.
     """
-    copied, index = _copiedLines(request, code, toTag)
-    for line in extraHeaders:
-        copied.append(line)
-        name = canonicalName(line[0])
-        index[name] = index.get(name, _NO_LINES) + [line]
-    response = SIPResponse(code, reasonPhrase(code) if reason is None else reason, copied, body)
-    response._memo.index(copied, index)
-    return response
-
-
-def _copiedLines(
-    request: SIPRequest, code: int, toTag: str | None
-) -> tuple[list[tuple[str, str]], dict[str, list[tuple[str, str]]]]:
-    """
-    The header lines that a response to C{request} copies from it (see
-    L{makeResponse}; never a Content-Length).
-
-    @return: the lines, and the same lines by canonical name.
-    """
     if not isinstance(request, SIPRequest):
         raise LocalSIPError("makeResponse needs a SIPRequest")
     if request.method == "ACK":
@@ -581,7 +587,14 @@ def _copiedLines(
             lines = tagged
         copied += lines
         index[header] = lines  # shared with the request's memo: never changed in place
-    return copied, index
+    for line in extraHeaders:
+        copied.append(line)
+        name = canonicalName(line[0])
+        index[name] = index.get(name, _NO_LINES) + [line]
+    response = SIPResponse(code, reasonPhrase(code) if reason is None else reason, copied, body)
+    memo = response._memo  # as memo.index(copied, index) would, without the call
+    memo.lines, memo.byName = list(copied), index
+    return response
 
 
 def makeErrorResponse(

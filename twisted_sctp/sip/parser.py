@@ -160,6 +160,7 @@ def _headerLines(
     byName: dict[str, list[tuple[str, str]]] = {}
     folded = False
     known = _KNOWN_LINES
+    append = headers.append
     for line in lines[1:]:
         seen = known.get(line)
         if seen is None:
@@ -190,8 +191,9 @@ def _headerLines(
                                         _dialogHeaders(headers), method)
                 header = (match.group(1), line[match.end():].strip(" \t"))
                 seen = (header, canonicalName(header[0]))
-        headers.append(seen[0])
-        byName.setdefault(seen[1], []).append(seen[0])
+        header, canonical = seen
+        append(header)
+        byName.setdefault(canonical, []).append(header)
     return headers, None if folded else byName
 
 
@@ -230,15 +232,17 @@ def _validate(message: SIPMessage, body: bytes) -> bytes:
     @return: the body, cut to Content-Length.
     """
     memo = message._fresh()
+    byName, values = memo.byName, memo.values
     for name, parse, isPlain in _CHECKED:
-        if name in memo.byName and parse not in memo.values:
+        if name in byName and parse not in values:
             if isPlain is None or not isPlain(memo):
-                memo.values[parse] = parse(memo)
-    cseq = memo.value(_parseCSeq)
+                values[parse] = parse(memo)
+    # (Neither value was parsed yet: this is the first look at them.)
+    cseq = values[_parseCSeq] = _parseCSeq(memo)
     if isinstance(message, SIPRequest) and cseq and cseq.method != message.method:
         raise SIPParseError("CSeq method {} does not match the request method"
                             .format(snippet(cseq.method)))
-    length = memo.value(_parseContentLength)
+    length = values[_parseContentLength] = _parseContentLength(memo)
     if length is None:
         return body
     if length > len(body):

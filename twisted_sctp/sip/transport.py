@@ -297,8 +297,10 @@ class SIPTransport:
         except ValueError:
             host = host.lower()
         for listener in self.listeners:
-            hostMatch = host in listener.hosts or host in extraHosts or any(h in ("0.0.0.0", "::") for h in listener.hosts)
-            if hostMatch and (port is None or port == listener.port):
+            sctp = listener.sctp
+            hosts = sctp.interfaces
+            hostMatch = host in hosts or host in extraHosts or "0.0.0.0" in hosts or "::" in hosts
+            if hostMatch and (port is None or port == sctp.boundPort):
                 return True
         return False
 
@@ -409,8 +411,8 @@ class SIPTransport:
             self.stats.responses_in += 1
             self._deliver(message, origin)
             return
-        missing = [name for name, canonical in _REQUIRED if canonical not in present]
-        if missing:
+        if "from" not in present or "to" not in present or "call-id" not in present or "cseq" not in present:
+            missing = [name for name, canonical in _REQUIRED if canonical not in present]
             error = SIPParseError("missing {} header".format(", ".join(missing)), 400, message.headers, message.method)
             self._malformed(error, origin, data)
             return
