@@ -19,17 +19,22 @@ from typing import Any, Callable, Container, Iterable, TypeVar, Union
 
 import attrs
 
+from twisted_sctp.sip.fields import (
+    _parseCallID, _parseContacts, _parseContentLength, _parseCSeq, _parseExpires, _parseFrom,
+    _parseMaxForwards, _parseRecordRoutes, _parseRoutes, _parseTo, _parseTopVia, _parseVias,
+)
 from twisted_sctp.sip.headers import (
     COMPACT_FORMS, REASON_PHRASES, TOKEN_RE, CSeq, LocalSIPError, NameAddr, SIPParseError, SIPURI,
-    Via, canonicalName, parseCSeq, parseDeltaSeconds, parseInteger, parseNameAddr,
-    parseNameAddrList, parseURI, parseVia, parseViaList, reasonPhrase, snippet, splitOutside,
+    Via, canonicalName, parseNameAddr, parseNameAddrList, parseURI, parseVia, parseViaList,
+    reasonPhrase, snippet,
 )
 
 __all__ = [
     "COMPACT_FORMS", "CSeq", "KEEPALIVE_PING", "KEEPALIVE_PONG", "LocalSIPError",
     "NameAddr", "REASON_PHRASES", "SIPMessage", "SIPParseError", "SIPRequest",
     "SIPResponse", "SIPURI", "Via", "isKeepAlivePing", "isLoneCRLF",
-    "makeErrorResponse", "makeResponse", "parseURI", "reasonPhrase",
+    "makeErrorResponse", "makeResponse", "parseNameAddr", "parseNameAddrList", "parseURI",
+    "parseVia", "parseViaList", "reasonPhrase",
 ]
 
 KEEPALIVE_PING = b"\r\n\r\n"
@@ -450,89 +455,6 @@ class SIPResponse(_SIPMessageBase):
 
 
 SIPMessage = Union[SIPRequest, SIPResponse]
-
-
-# What the accessors compute, once per set of header lines (see _Memo).
-
-def _single(memo: _Memo, canonical: str, name: str) -> str | None:
-    lines = memo.byName.get(canonical, _NO_LINES)
-    if len(lines) > 1:
-        raise SIPParseError("more than one {} header".format(name))
-    return lines[0][1] if lines else None
-
-
-def _values(memo: _Memo, canonical: str) -> list[str]:
-    return [value for _, value in memo.byName.get(canonical, _NO_LINES)]
-
-
-def _parseVias(memo: _Memo) -> list[Via]:
-    lines = memo.byName.get("via", _NO_LINES)
-    if len(lines) == 1:
-        return parseViaList(lines[0][1])
-    vias: list[Via] = []
-    for _, value in lines:
-        vias += parseViaList(value)
-    return vias
-
-
-def _parseTopVia(memo: _Memo) -> Via | None:
-    vias = memo.values.get(_parseVias)
-    if vias is not None:
-        # Every Via value has been parsed already; the first is the same.
-        return vias[0] if vias else None
-    lines = memo.byName.get("via")
-    return None if not lines else parseVia(splitOutside(lines[0][1], ",", "Via")[0])
-
-
-def _parseFrom(memo: _Memo) -> NameAddr | None:
-    value = _single(memo, "from", "From")
-    return None if value is None else parseNameAddr(value, "From")
-
-
-def _parseTo(memo: _Memo) -> NameAddr | None:
-    value = _single(memo, "to", "To")
-    return None if value is None else parseNameAddr(value, "To")
-
-
-def _parseCallID(memo: _Memo) -> str | None:
-    value = _single(memo, "call-id", "Call-ID")
-    if value is not None and (not value or len(value.split()) != 1):
-        raise SIPParseError("bad Call-ID: " + snippet(value))
-    return value
-
-
-def _parseCSeq(memo: _Memo) -> CSeq | None:
-    value = _single(memo, "cseq", "CSeq")
-    return None if value is None else parseCSeq(value)
-
-
-def _parseMaxForwards(memo: _Memo) -> int | None:
-    value = _single(memo, "max-forwards", "Max-Forwards")
-    return None if value is None else parseInteger(value, "Max-Forwards", 9)
-
-
-def _parseContacts(memo: _Memo) -> list[NameAddr]:
-    return parseNameAddrList(_values(memo, "contact"), "Contact", True)
-
-
-def _parseExpires(memo: _Memo) -> int | None:
-    value = _single(memo, "expires", "Expires")
-    return None if value is None else parseDeltaSeconds(value, "Expires")
-
-
-def _parseRoutes(memo: _Memo) -> list[NameAddr]:
-    return parseNameAddrList(_values(memo, "route"), "Route")
-
-
-def _parseRecordRoutes(memo: _Memo) -> list[NameAddr]:
-    return parseNameAddrList(_values(memo, "record-route"), "Record-Route")
-
-
-def _parseContentLength(memo: _Memo) -> int | None:
-    value = _single(memo, "content-length", "Content-Length")
-    return None if value is None else parseInteger(value, "Content-Length")
-
-
 
 
 #: What a response copies from the request, in this order (RFC 3261
