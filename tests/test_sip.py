@@ -22,7 +22,8 @@ from twisted_sctp.kernel.constants import SendFlags
 from twisted_sctp.kernel.notifications import AssocChange
 from twisted_sctp.kernel.constants import AssocChangeState
 from twisted_sctp.sip.transport import (
-    SCTP, UDP, Destination, Origin, SIPSettings, SIPTransport, viaDestination,
+    SCTP, UDP, Destination, Origin, SIPSettings, SIPStats, SIPTransport, encodeFlowToken, keepAlive,
+    viaDestination,
 )
 from twisted_sctp.sip.message import SIPParseError, SIPRequest, SIPResponse, parseMessage, parseVia
 from twisted_sctp.testing import FakeKernel, commUp
@@ -260,6 +261,30 @@ class KeepAliveTests(SIPTestMixin, SynchronousTestCase):
         self.assertEqual(len(logs.warnings()), 1)
 
 
+class KeepAliveFunctionTests(SynchronousTestCase):
+    """
+    L{keepAlive}, the one place keep-alives are handled (the transport and
+    the adapter both call it).
+    """
+
+    def test_pingPong(self) -> None:
+        """
+        CRLFCRLF is answered through C{pong} and counted; unanswered (no
+        pong, or ping-pong off) it is counted as a drop; a lone CRLF is
+        dropped quietly when asked; anything else is not a keep-alive.
+        """
+        stats, sent = SIPStats(), []
+        self.assertTrue(keepAlive(b"\r\n\r\n", stats, True, True, lambda data: sent.append(data) is None))
+        self.assertEqual((sent, stats.keepalive_pings, stats.keepalive_pongs), ([b"\r\n"], 1, 1))
+        self.assertTrue(keepAlive(b"\r\n\r\n", stats, True, True, None))
+        self.assertTrue(keepAlive(b"\r\n\r\n", stats, False, True, lambda data: sent.append(data) is None))
+        self.assertEqual((len(sent), stats.keepalive_pings, stats.drops["keepalive_unanswered"]), (1, 3, 2))
+        self.assertTrue(keepAlive(b"\r\n", stats, True, True, None))
+        self.assertFalse(keepAlive(b"\r\n", stats, True, False, None))
+        self.assertFalse(keepAlive(b"\n\n", stats, True, True, None))
+        self.assertEqual(stats.lone_crlf, 1)
+
+
 class MalformedTests(SIPTestMixin, SynchronousTestCase):
     """
     Bad input is answered where a reply can be routed, otherwise dropped;
@@ -395,6 +420,38 @@ class ReplyRoutingTests(SIPTestMixin, SynchronousTestCase):
     """
     Responses go back on the request's association, else by Via.
     """
+
+    def test_isOpenAndFlowDestination(self) -> None:
+        """
+        C{isOpen} says whether an origin's association is open (never for
+        UDP); C{flowDestination} gives the open association a flow token
+        names, and nothing for a bad token, another listener, or once the
+        association has closed; C{replyDestination} then falls back to the
+        top Via.
+        """
+        self.makeTransport()
+        assoc = self.up(7)
+        origin = Origin(SCTP, 0, UAC, assoc)
+        self.assertTrue(self.transport.isOpen(origin))
+        self.assertFalse(self.transport.isOpen(Origin(UDP, 0, UAC)))
+        token = encodeFlowToken(assoc.id)
+        found = self.transport.flowDestination(token)
+        assert found is not None
+        self.assertEqual((found.transport, found.listener, found.address, found.association), (SCTP, 0, UAC, assoc))
+        for bad in (None, "zz", encodeFlowToken(assoc.id, 3), encodeFlowToken(assoc.id + 99)):
+            self.assertIsNone(self.transport.flowDestination(bad), bad)
+        response = parseMessage(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/SCTP 127.0.0.9:5080;branch=z9hG4bK2\r\n\r\n")
+        assert isinstance(response, SIPResponse)
+        self.assertEqual(self.transport.replyDestination(response, origin), origin.reply)
+        self.assertEqual(self.transport.replyDestination(response, token=token), found)
+        lost = AssocChange(state=AssocChangeState.COMM_LOST, error=0, outboundStreams=0, inboundStreams=0, assocID=7)
+        self.sock.feedNotification(lost, UAC)
+        self.port.doRead()
+        self.assertFalse(self.transport.isOpen(origin))
+        self.assertIsNone(self.transport.flowDestination(token))
+        byVia = self.transport.replyDestination(response, origin, token)
+        assert byVia is not None
+        self.assertEqual((byVia.transport, byVia.address, byVia.association), (SCTP, ("127.0.0.9", 5080), None))
 
     def test_responseOnRequestAssociation(self) -> None:
         """

@@ -31,6 +31,9 @@ Parsing rules, where RFC 3261 leaves a choice:
     whatever they are; one SCTP message can never carry a second SIP message.
     A Content-Length larger than the body is an error; without one the body
     is the rest of the buffer.
+  - RFC 5626 keep-alives (CRLFCRLF, a lone CRLF) are not messages: they
+    hold only line breaks.  Answering or dropping them is the transport's
+    (L{twisted_sctp.sip.transport.keepAlive}), before anything is parsed.
   - Via, From, To, Call-ID, CSeq, Max-Forwards, Content-Length, Expires,
     Contact, Route and Record-Route are checked while parsing, so their
     accessors on a parsed message never raise.  A missing header is not an
@@ -45,7 +48,7 @@ from typing import Any, Callable, Iterable
 from twisted_sctp.sip.errors import LocalSIPError, SIPParseError, snippet
 from twisted_sctp.sip.headers import DIALOG_HEADERS, canonicalName, isPlainNameAddr
 from twisted_sctp.sip.message import (
-    _CTL_RE, _GENERIC_URI_RE, KEEPALIVE_PING, KEEPALIVE_PONG, SIPMessage, SIPRequest, SIPResponse,
+    _CTL_RE, _GENERIC_URI_RE, SIPMessage, SIPRequest, SIPResponse,
     _Memo, _parseCallID, _parseContacts, _parseContentLength, _parseCSeq, _parseExpires, _parseFrom,
     _parseMaxForwards, _parseRecordRoutes, _parseRoutes, _parseTo, _parseVias,
 )
@@ -289,10 +292,6 @@ def parseMessage(data: bytes, maxHeaderBytes: int = 16384) -> SIPMessage:
     data = bytes(data)
     if not data:
         raise SIPParseError("empty message")
-    if data == KEEPALIVE_PING:
-        raise SIPParseError("CRLFCRLF keep-alive ping (RFC 5626), not a SIP message")
-    if data == KEEPALIVE_PONG:
-        raise SIPParseError("lone CRLF (keep-alive pong), not a SIP message")
     leading = _LEADING_BREAKS_RE.match(data, 0, maxHeaderBytes)
     start = leading.end() if leading is not None else 0
     if start == len(data):
