@@ -9,6 +9,7 @@ Modules:
   - L{twisted_sctp.sip.headers}: header grammar: Via, name-addr, CSeq (pure).
   - L{twisted_sctp.sip.message}: the message model, its serialiser and the
     one response builder (pure).
+  - L{twisted_sctp.sip.fields}: what the message's accessors parse (pure).
   - L{twisted_sctp.sip.parser}: L{parseMessage}, the one parse path (pure).
   - L{twisted_sctp.sip.edit}: every Via / Route / Max-Forwards rewrite (pure).
   - L{twisted_sctp.sip.flow}: branches, tags and flow tokens (pure).
