@@ -18,7 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.test_admin import AdminTestMixin, up
 from twisted_sctp.admin import ctl
-from twisted_sctp.admin.auth import EndpointError
+from twisted_sctp.admin.endpoints import EndpointError
 from twisted_sctp.admin.server import (
     AdminClient,
     AmbiguousAssociation,

@@ -12,12 +12,9 @@ from typing import Any, List, Optional, Tuple
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from zope.interface.verify import verifyObject
 
-from twisted.internet.interfaces import IUDPTransport
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import LogLevel, globalLogPublisher
-from twisted.protocols import sip as tsip
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_sctp.transport.registry import AssociationState
@@ -25,8 +22,8 @@ from twisted_sctp.kernel.constants import SendFlags
 from twisted_sctp.kernel.notifications import AssocChange
 from twisted_sctp.kernel.constants import AssocChangeState
 from twisted_sctp.sip.transport import (
-    SCTP, UDP, DatagramAdapter, Destination, Origin, SIPSettings, SIPTransport,
-    decodeFlowToken, encodeFlowToken, rewriteTopVia, stableTag, viaDestination,
+    SCTP, UDP, Destination, Origin, SIPSettings, SIPStats, SIPTransport, encodeFlowToken, keepAlive,
+    viaDestination,
 )
 from twisted_sctp.sip.message import SIPParseError, SIPRequest, SIPResponse, parseMessage, parseVia
 from twisted_sctp.testing import FakeKernel, commUp
@@ -264,6 +261,30 @@ class KeepAliveTests(SIPTestMixin, SynchronousTestCase):
         self.assertEqual(len(logs.warnings()), 1)
 
 
+class KeepAliveFunctionTests(SynchronousTestCase):
+    """
+    L{keepAlive}, the one place keep-alives are handled (the transport and
+    the adapter both call it).
+    """
+
+    def test_pingPong(self) -> None:
+        """
+        CRLFCRLF is answered through C{pong} and counted; unanswered (no
+        pong, or ping-pong off) it is counted as a drop; a lone CRLF is
+        dropped quietly when asked; anything else is not a keep-alive.
+        """
+        stats, sent = SIPStats(), []
+        self.assertTrue(keepAlive(b"\r\n\r\n", stats, True, True, lambda data: sent.append(data) is None))
+        self.assertEqual((sent, stats.keepalive_pings, stats.keepalive_pongs), ([b"\r\n"], 1, 1))
+        self.assertTrue(keepAlive(b"\r\n\r\n", stats, True, True, None))
+        self.assertTrue(keepAlive(b"\r\n\r\n", stats, False, True, lambda data: sent.append(data) is None))
+        self.assertEqual((len(sent), stats.keepalive_pings, stats.drops["keepalive_unanswered"]), (1, 3, 2))
+        self.assertTrue(keepAlive(b"\r\n", stats, True, True, None))
+        self.assertFalse(keepAlive(b"\r\n", stats, True, False, None))
+        self.assertFalse(keepAlive(b"\n\n", stats, True, True, None))
+        self.assertEqual(stats.lone_crlf, 1)
+
+
 class MalformedTests(SIPTestMixin, SynchronousTestCase):
     """
     Bad input is answered where a reply can be routed, otherwise dropped;
@@ -399,6 +420,38 @@ class ReplyRoutingTests(SIPTestMixin, SynchronousTestCase):
     """
     Responses go back on the request's association, else by Via.
     """
+
+    def test_isOpenAndFlowDestination(self) -> None:
+        """
+        C{isOpen} says whether an origin's association is open (never for
+        UDP); C{flowDestination} gives the open association a flow token
+        names, and nothing for a bad token, another listener, or once the
+        association has closed; C{replyDestination} then falls back to the
+        top Via.
+        """
+        self.makeTransport()
+        assoc = self.up(7)
+        origin = Origin(SCTP, 0, UAC, assoc)
+        self.assertTrue(self.transport.isOpen(origin))
+        self.assertFalse(self.transport.isOpen(Origin(UDP, 0, UAC)))
+        token = encodeFlowToken(assoc.id)
+        found = self.transport.flowDestination(token)
+        assert found is not None
+        self.assertEqual((found.transport, found.listener, found.address, found.association), (SCTP, 0, UAC, assoc))
+        for bad in (None, "zz", encodeFlowToken(assoc.id, 3), encodeFlowToken(assoc.id + 99)):
+            self.assertIsNone(self.transport.flowDestination(bad), bad)
+        response = parseMessage(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/SCTP 127.0.0.9:5080;branch=z9hG4bK2\r\n\r\n")
+        assert isinstance(response, SIPResponse)
+        self.assertEqual(self.transport.replyDestination(response, origin), origin.reply)
+        self.assertEqual(self.transport.replyDestination(response, token=token), found)
+        lost = AssocChange(state=AssocChangeState.COMM_LOST, error=0, outboundStreams=0, inboundStreams=0, assocID=7)
+        self.sock.feedNotification(lost, UAC)
+        self.port.doRead()
+        self.assertFalse(self.transport.isOpen(origin))
+        self.assertIsNone(self.transport.flowDestination(token))
+        byVia = self.transport.replyDestination(response, origin, token)
+        assert byVia is not None
+        self.assertEqual((byVia.transport, byVia.address, byVia.association), (SCTP, ("127.0.0.9", 5080), None))
 
     def test_responseOnRequestAssociation(self) -> None:
         """
@@ -569,159 +622,6 @@ class ReplyRoutingTests(SIPTestMixin, SynchronousTestCase):
         [(_, first, _), (_, second, _)] = self.sock.sent
         self.assertEqual((first.flags & PR_SCTP_TTL, first.timetolive), (0, 32000))
         self.assertEqual(second.flags & PR_SCTP_TTL, PR_SCTP_TTL)
-
-
-class FlowTokenTests(SynchronousTestCase):
-    """
-    The ;i= token of our Via.
-    """
-
-    def test_kamailioEncoding(self) -> None:
-        """
-        The id is lower-case hex, least significant nibble first, as
-        Kamailio writes it; a listener other than the first is appended.
-        """
-        self.assertEqual(encodeFlowToken(26), "a1")
-        self.assertEqual(encodeFlowToken(1), "1")
-        self.assertEqual(encodeFlowToken(0x1234, 2), "4321.2")
-        self.assertEqual(decodeFlowToken("a1"), (26, 0))
-        self.assertEqual(decodeFlowToken("4321.2"), (0x1234, 2))
-
-    def test_badTokens(self) -> None:
-        """
-        Anything else decodes to None.
-        """
-        for text in (None, "", "zz", "0", "a1.x", "a1.-1", "f" * 30):
-            self.assertIsNone(decodeFlowToken(text), text)
-
-    def test_stableTag(self) -> None:
-        """
-        The same inputs give the same tag; different ones differ.
-        """
-        self.assertEqual(stableTag("b", "c"), stableTag("b", "c"))
-        self.assertNotEqual(stableTag("b", "c"), stableTag("b", "d"))
-        self.assertEqual(len(stableTag(None)), 16)
-
-
-class Contact:
-    """
-    A stand-in registry result for twisted.protocols.sip.
-    """
-
-
-class AdapterTests(SynchronousTestCase):
-    """
-    twisted.protocols.sip's RegisterProxy over SCTP through the adapter.
-    """
-
-    def setUp(self) -> None:
-        self.reactor = MemoryReactorClock()
-        self.kernel = FakeKernel()
-        self.proxy = tsip.RegisterProxy(host="127.0.0.1", port=5060)
-        self.registry = tsip.InMemoryRegistry("127.0.0.1")
-        self.proxy.registry = self.proxy.locator = self.registry
-        self.adapter = DatagramAdapter(self.proxy, self.reactor)
-        self.port = self.adapter.listen(5060, ["127.0.0.1"], kernel=self.kernel)
-        self.sock = self.kernel.socket
-        for call in self.reactor.getDelayedCalls():
-            call.cancel()
-
-    def tearDown(self) -> None:
-        for username in list(self.registry.users):
-            self.registry.users[username][0].cancel()
-
-    def up(self, assocID: int, peer: Tuple[str, int]) -> None:
-        self.kernel.peers[assocID] = [peer]
-        self.sock.feedNotification(commUp(assocID), peer)
-        self.port.doRead()
-
-    def test_transport(self) -> None:
-        """
-        The protocol gets an IUDPTransport whose host is the SCTP listener.
-        """
-        verifyObject(IUDPTransport, self.proxy.transport)
-        self.assertEqual(self.proxy.transport.getHost().port, 5060)
-
-    def test_registerAndProxy(self) -> None:
-        """
-        REGISTER is answered on the association it came on; an INVITE to the
-        registered user goes to the contact address with the proxy's Via
-        rewritten from UDP to SCTP.
-        """
-        self.up(7, ("127.0.0.1", 15070))
-        register = (
-            b"REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/SCTP 127.0.0.1:15070;branch=z9hG4bKr\r\n"
-            b"From: <sip:bob@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: r1\r\nCSeq: 1 REGISTER\r\n"
-            b"Contact: <sip:bob@127.0.0.1:15070>\r\nContent-Length: 0\r\n\r\n"
-        )
-        self.sock.feedData(register, 7, ("127.0.0.1", 15070))
-        self.port.doRead()
-        [(data, info, address)] = self.sock.sent
-        self.assertTrue(data.startswith(b"SIP/2.0 200 OK"), data)
-        self.assertEqual((info.assocID, address), (7, None))
-        for call in self.reactor.getDelayedCalls():
-            call.cancel()
-        self.up(8, ("127.0.0.2", 5080))
-        invite = (
-            b"INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/SCTP 127.0.0.2:5080;branch=z9hG4bKi\r\n"
-            b"From: <sip:alice@127.0.0.1>;tag=2\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: i1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
-        )
-        self.sock.feedData(invite, 8, ("127.0.0.2", 5080))
-        self.port.doRead()
-        data, info, address = self.sock.sent[-1]
-        self.assertTrue(data.startswith(b"INVITE sip:bob@127.0.0.1 SIP/2.0"), data)
-        self.assertEqual(info.assocID, 7)
-        forwarded = parseMessage(data)
-        self.assertEqual(str(forwarded.vias[0]).split(";")[0], "SIP/2.0/SCTP 127.0.0.1:5060")
-        self.assertEqual(self.adapter.counters["messages_out"], 2)
-
-    def test_keepAlive(self) -> None:
-        """
-        Keep-alives never reach the application: CRLFCRLF is answered, a lone
-        CRLF dropped.
-        """
-        self.up(7, ("127.0.0.1", 15070))
-        self.sock.feedData(b"\r\n\r\n", 7, ("127.0.0.1", 15070))
-        self.sock.feedData(b"\r\n", 7, ("127.0.0.1", 15070))
-        self.port.doRead()
-        self.assertEqual([(d, i.assocID) for d, i, _ in self.sock.sent], [(b"\r\n", 7)])
-        self.assertEqual((self.adapter.counters["keepalive_pings"], self.adapter.counters["lone_crlf"]), (1, 1))
-
-    def test_applicationErrorIsAWarning(self) -> None:
-        """
-        Input that makes twisted.protocols.sip raise gives a warning without
-        a traceback, and the adapter keeps going.
-        """
-        self.up(7, ("127.0.0.1", 15070))
-        logs = LogCapture(self)
-        self.sock.feedData(b"SIP/2.0 200 OK\r\nTo: x\r\n\r\n", 7, ("127.0.0.1", 15070))
-        self.port.doRead()
-        self.assertEqual(self.adapter.counters["application_errors"], 1)
-        self.assertEqual(len(logs.warnings()), 1)
-        self.assertEqual(logs.failures(), [])
-        self.assertEqual(self.port.stats.drops["protocol_error"], 0)
-
-    def test_writeOpensAssociation(self) -> None:
-        """
-        write() to a peer without an association sends by address (the
-        kernel opens one); to a bad address, counts a failure.
-        """
-        self.proxy.transport.write(b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060\r\n\r\n", ("127.0.0.5", 5060))
-        [(data, info, address)] = self.sock.sent
-        self.assertEqual(address, ("127.0.0.5", 5060))
-        self.assertIn(b"Via: SIP/2.0/SCTP 127.0.0.1:5060", data)
-        self.proxy.transport.write(b"x", ("not an address", 1))
-        self.assertEqual(self.adapter.counters["send_failed"], 1)
-
-    def test_rewriteTopVia(self) -> None:
-        """
-        Only the first Via of a request is rewritten; responses are left
-        alone.
-        """
-        req = b"INVITE sip:x SIP/2.0\r\nv: SIP/2.0/UDP a:1\r\nVia: SIP/2.0/UDP b:2\r\n\r\nVia: SIP/2.0/UDP body"
-        self.assertEqual(rewriteTopVia(req), req.replace(b"v: SIP/2.0/UDP", b"v: SIP/2.0/SCTP"))
-        resp = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a:1\r\n\r\n"
-        self.assertEqual(rewriteTopVia(resp), resp)
 
 
 _TOKENS = st.sampled_from([

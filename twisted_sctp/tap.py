@@ -417,7 +417,7 @@ def checkEndpointPort(flag: str, description: str) -> None:
 
     @raise usage.UsageError: the port is out of range or not a number.
     """
-    from twisted_sctp.admin.auth import splitDescription
+    from twisted_sctp.admin.endpoints import splitDescription
 
     kind, args, kwargs = splitDescription(description)
     port = kwargs.get("port", args[0] if args else None)
@@ -490,12 +490,13 @@ def buildService(config: Any, reactor: Any, kernel: Any = None, probe: Callable[
                             config.get("securitySettings"), config.get("credCheckers", ()), config.get("listenerOptions"))
     sipService.setServiceParent(top)
     from twisted_sctp.admin.server import makeAdminService
+    from twisted_sctp.kernel.sctpsocket import readSNMP
 
     try:
         for flag in ("admin", "metrics"):
             if config[flag]:
                 checkEndpointPort("--" + flag, config[flag])
-        makeAdminService(reactor, config["admin"], sipService, config["admin-secret-file"]).setServiceParent(top)
+        makeAdminService(reactor, config["admin"], sipService, config["admin-secret-file"], readSNMP).setServiceParent(top)
         if config["metrics"]:
             from twisted_sctp.admin.metrics import makeMetricsService
 

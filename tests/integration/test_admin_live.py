@@ -80,7 +80,7 @@ class AdminLiveTests(TestCase):
         directory = tempfile.mkdtemp(prefix="sctp-admin-live-")
         self.addCleanup(shutil.rmtree, directory, True)
         self.admin = "unix:" + os.path.join(directory, "admin.sock")
-        self.service = makeAdminService(reactor, self.admin, self.sip, None)
+        self.service = makeAdminService(reactor, self.admin, self.sip, None, sctpsocket.readSNMP)
         self.service.startService()
         self.addCleanup(self.service.stopService)
 

@@ -275,7 +275,7 @@ class SIPpTests(ServerMixin, TestCase):
 
         from twisted.protocols import sip as tsip
 
-        from twisted_sctp.sip.transport import listenDatagramSCTP
+        from twisted_sctp.sip import listenDatagramSCTP
 
         spec = importlib.util.spec_from_file_location("sip_registerproxy", os.path.join(ROOT, "examples", "sip_registerproxy.py"))
         assert spec is not None and spec.loader is not None

@@ -1,7 +1,9 @@
 # -*- test-case-name: tests.test_admin -*-
 """
 L{AdminClient}: the admin endpoint for Python users (re-exported by
-L{twisted_sctp.admin.server}; C{sctp-sipctl} is built on it)::
+L{twisted_sctp.admin.server}; C{sctp-sipctl} is built on it).  It imports
+the commands and their errors from L{twisted_sctp.admin.protocol}, never
+the server's code::
 
     client = AdminClient(reactor, "unix:sctp-sip.admin", secret=None)
     yield client.connect()            # connects and authenticates
@@ -18,12 +20,14 @@ from twisted.internet import defer, endpoints
 from twisted.internet.protocol import Factory
 from twisted.protocols import amp
 
-from twisted_sctp.admin.auth import challengeResponse, clientEndpoint, loadSecret
+from twisted_sctp.admin.auth import challengeResponse, loadSecret
+from twisted_sctp.admin.endpoints import clientEndpoint
 from twisted_sctp.admin.protocol import (
     DEFAULT_PAGE,
     AbortAssociation,
     Associations,
     Authenticate,
+    AuthenticationFailed,
     Challenge,
     Info,
     Options,
@@ -31,7 +35,6 @@ from twisted_sctp.admin.protocol import (
     ShutdownAssociation,
     Stats,
 )
-from twisted_sctp.admin.view import AuthenticationFailed
 
 _T = TypeVar("_T")
 
@@ -45,7 +48,7 @@ class AdminClient:
     A connection to the admin endpoint, one method per command, each
     returning a Deferred.
 
-    Errors come as the typed exceptions of L{twisted_sctp.admin.server}
+    Errors come as the typed exceptions of L{twisted_sctp.admin.protocol}
     (L{AuthenticationFailed}, L{UnknownOption}, L{ChangeRefused},
     L{UnknownAssociation}, ...); a failure to connect as Twisted's
     C{ConnectError} family; no answer within C{timeout} seconds as
@@ -69,7 +72,7 @@ class AdminClient:
             current directory.
         @param secret: the shared secret, or C{secretFile} to read it from
             (it must not be accessible by others).
-        @raise twisted_sctp.admin.auth.EndpointError: a bad endpoint string or
+        @raise twisted_sctp.admin.endpoints.EndpointError: a bad endpoint string or
             secret file.
         """
         self._reactor = reactor

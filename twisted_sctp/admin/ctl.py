@@ -20,9 +20,9 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Text
 from twisted.internet import defer, error as ierror
 from twisted.protocols import amp
 
-from twisted_sctp.admin.auth import ADMIN_ENV, DEFAULT_ADMIN_ENDPOINT, EndpointError, splitDescription
+from twisted_sctp.admin.endpoints import ADMIN_ENV, DEFAULT_ADMIN_ENDPOINT, EndpointError, splitDescription
 from twisted_sctp.admin.client import AdminClient
-from twisted_sctp.admin.view import AdminError, AuthenticationFailed, ChangeRefused, UnknownAssociation, UnknownOption
+from twisted_sctp.admin.protocol import AdminError, AuthenticationFailed, ChangeRefused, UnknownAssociation, UnknownOption
 from twisted_sctp.transport.stats import KAMAILIO_COUNTERS
 
 EXIT_OK = 0

@@ -55,13 +55,11 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from twisted.application.internet import StreamServerEndpointService
-from twisted.internet import endpoints
-from twisted.python import usage
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from twisted_sctp.admin import view
-from twisted_sctp.admin.auth import EndpointError, serverEndpoint
+from twisted_sctp.admin.endpoints import METRICS, listenEndpoint
 from twisted_sctp.transport.options import OPTION_NAMES, OPTIONS
 from twisted_sctp.transport.stats import DROP_REASONS, KAMAILIO_COUNTERS
 
@@ -312,16 +310,11 @@ def makeMetricsService(reactor: Any, endpoint: str, sipService: Any) -> StreamSe
     """
     Serve the metrics of C{sipService} on C{endpoint} (a Twisted server
     endpoint string; C{tcp:PORT} binds 127.0.0.1 unless it names an
-    interface).
+    interface; the rules: L{twisted_sctp.admin.endpoints.METRICS}).
 
     @raise twisted.python.usage.UsageError: a bad endpoint string.
     """
-    try:
-        description = serverEndpoint(endpoint, unixMode="644").description
-        service = StreamServerEndpointService(
-            endpoints.serverFromString(reactor, description), _QuietSite(makeMetricsResource(sipService))
-        )
-    except (EndpointError, ValueError, TypeError, KeyError) as e:
-        raise usage.UsageError("--metrics {!r}: bad endpoint string: {}".format(endpoint, e))
+    _, listening = listenEndpoint(reactor, endpoint, METRICS)
+    service = StreamServerEndpointService(listening, _QuietSite(makeMetricsResource(sipService)))
     service._raiseSynchronously = True
     return service

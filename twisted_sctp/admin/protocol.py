@@ -1,7 +1,9 @@
 # -*- test-case-name: tests.test_admin -*-
 """
-The AMP commands of the admin endpoint (re-exported by
-L{twisted_sctp.admin.server}).
+The AMP commands of the admin endpoint and their typed errors, shared by
+the server (L{twisted_sctp.admin.server}, which re-exports them) and the
+client (L{twisted_sctp.admin.client}), so that neither side imports the
+other's code.
 
 Values: scalars are C{amp.Integer}/C{amp.Unicode}/C{amp.Boolean}; the flat
 dictionaries (info, options, counters) and the association list travel as
@@ -17,19 +19,93 @@ from typing import Any, Dict, Type
 
 from twisted.protocols import amp
 
-from twisted_sctp.admin.view import (
-    AmbiguousAssociation,
-    AssociationNotReady,
-    AuthenticationFailed,
-    BadParam,
-    BadProtocol,
-    ChangeRefused,
-    NoSCTPSocket,
-    NotListening,
-    OptionsReadFailed,
-    UnknownAssociation,
-    UnknownOption,
-)
+__all__ = [
+    "AbortAssociation", "AdminError", "AmbiguousAssociation", "AssociationNotReady", "Associations",
+    "Authenticate", "AuthenticationFailed", "BadParam", "BadProtocol", "Challenge", "ChangeRefused",
+    "Info", "JSON", "NoSCTPSocket", "NotListening", "Options", "OptionsReadFailed", "SetOption",
+    "ShutdownAssociation", "Stats", "UnknownAssociation", "UnknownOption",
+]
+
+
+class AdminError(Exception):
+    """
+    Base of the admin's typed errors; the single argument is the message the
+    operator sees (the AMP error description).
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class BadParam(AdminError):
+    """
+    C{options PARAM}: the parameter is not an address, C{address:port},
+    C{default} or C{first} (Kamailio's fault text).
+    """
+
+
+class BadProtocol(AdminError):
+    """
+    C{options PARAM}: the parameter names a protocol other than SCTP.
+    """
+
+
+class NotListening(AdminError):
+    """
+    C{options PARAM}: no SCTP listener has that address.
+    """
+
+
+class NoSCTPSocket(AdminError):
+    """
+    The service has no SCTP listener (yet).
+    """
+
+
+class OptionsReadFailed(AdminError):
+    """
+    Reading a listener's options from the kernel failed.
+    """
+
+
+class UnknownOption(AdminError):
+    """
+    C{set NAME VALUE}: no option has that name.
+    """
+
+
+class ChangeRefused(AdminError):
+    """
+    C{set NAME VALUE}: the change is refused (read-only option, value out of
+    range, a cross-option rule, or the kernel said no); the message says why.
+    """
+
+
+class UnknownAssociation(AdminError):
+    """
+    C{abort ID} / C{shutdown ID}: no live association has that id.
+    """
+
+
+class AmbiguousAssociation(AdminError):
+    """
+    C{abort ID} / C{shutdown ID}: ids are per listener, and several
+    listeners have an association with that id; name the listener.
+    """
+
+
+class AssociationNotReady(AdminError):
+    """
+    C{abort ID} / C{shutdown ID}: the association has no kernel association
+    yet (an outgoing one still connecting), so there is nothing to close.
+    """
+
+
+class AuthenticationFailed(AdminError):
+    """
+    The response to the challenge does not match the shared secret.
+    """
+
 
 #: The most associations one L{Associations} answer carries.
 MAX_PAGE = 500

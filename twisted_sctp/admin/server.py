@@ -28,8 +28,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional
 
 from twisted.application.internet import StreamServerEndpointService
-from twisted.internet import endpoints
-from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.interfaces import IDelayedCall, IStreamServerEndpoint
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 from twisted.protocols import amp
@@ -37,18 +36,18 @@ from twisted.python import usage
 from twisted.python.failure import Failure
 
 from twisted_sctp.admin import view
-from twisted_sctp.admin.auth import (
+from twisted_sctp.admin.auth import checkResponse, loadSecret, newNonce
+from twisted_sctp.admin.endpoints import (
+    ADMIN,
     ADMIN_ENV,
     DEFAULT_ADMIN_ENDPOINT,
     DEFAULT_ADMIN_PATH,
     EndpointError,
-    checkResponse,
     clientEndpoint,
-    loadSecret,
-    newNonce,
-    serverEndpoint,
+    listenEndpoint,
 )
 from twisted_sctp.admin.client import AdminClient
+from twisted_sctp.counters import Counters
 from twisted_sctp.admin.protocol import (
     DEFAULT_PAGE,
     JSON,
@@ -64,7 +63,7 @@ from twisted_sctp.admin.protocol import (
     ShutdownAssociation,
     Stats,
 )
-from twisted_sctp.admin.view import (
+from twisted_sctp.admin.protocol import (
     AdminError,
     AmbiguousAssociation,
     AssociationNotReady,
@@ -122,23 +121,42 @@ MAX_PRE_AUTH_BYTES = 16384
 _PAGE_BUDGET = 60000
 
 
-def _defaultSNMP() -> Dict[str, int]:
-    from twisted_sctp.kernel.sctpsocket import readSNMP
+def _noSNMP() -> Dict[str, int]:
+    """No kernel figures: what L{Stats} says without a C{readSNMP}."""
+    return {}
 
-    return readSNMP()
+
+class AdminCounters(Counters):
+    """
+    The admin endpoint's own counters, named C{admin_*} in L{Stats}.
+
+    @ivar connections: admin connections open now (a gauge).
+    @ivar connections_total: admin connections ever accepted.
+    @ivar commands: commands received (authenticated or not).
+    @ivar auth_failures: failed authentications, all connections together.
+    @ivar refused: connections dropped for a command before authenticating,
+        too much data before authenticating, or too many failures.
+    """
+
+    prefix = "admin_"
+
+    connections: int
+    connections_total: int
+    commands: int
+    auth_failures: int
+    refused: int
 
 
 class AdminFactory(ServerFactory):
     """
     Builds an L{AdminProtocol} per connection and keeps what they share:
-    the SIP service, the secret and the admin's own counters.
+    the SIP service, the secret, the kernel's counters and the admin's own
+    counters (L{AdminCounters}).
 
-    @ivar connections: admin connections open now.
-    @ivar connectionsTotal: admin connections ever accepted.
-    @ivar commands: commands received (authenticated or not).
-    @ivar authFailures: failed authentications, all connections together.
-    @ivar refused: connections dropped for a command before authenticating,
-        too much data before authenticating, or too many failures.
+    @ivar readSNMP: reads the kernel's SCTP MIB (C{/proc/net/sctp/snmp}),
+        given by the caller (C{twistd sctp-sip} passes the kernel
+        backend's); none: L{Stats} has no kernel figures.
+    @ivar counters: the L{AdminCounters}.
     """
 
     noisy = False
@@ -148,18 +166,14 @@ class AdminFactory(ServerFactory):
         reactor: Any,
         sipService: Any,
         secret: Optional[bytes] = None,
-        readSNMP: Callable[[], Dict[str, int]] = _defaultSNMP,
+        readSNMP: Optional[Callable[[], Dict[str, int]]] = None,
     ) -> None:
         self.reactor = reactor
         self.sipService = sipService
         self.secret = secret
-        self.readSNMP = readSNMP
+        self.readSNMP = readSNMP if readSNMP is not None else _noSNMP
         self.startTime: float = reactor.seconds()
-        self.connections = 0
-        self.connectionsTotal = 0
-        self.commands = 0
-        self.authFailures = 0
-        self.refused = 0
+        self.counters = AdminCounters()
 
     def buildProtocol(self, addr: Any) -> "AdminProtocol":
         protocol = AdminProtocol(self)
@@ -172,17 +186,6 @@ class AdminFactory(ServerFactory):
         """
         return list(getattr(self.sipService, "ports", None) or [])
 
-    def counters(self) -> Dict[str, int]:
-        """
-        @return: the admin endpoint's own counters, named C{admin_*}.
-        """
-        return {
-            "admin_connections": self.connections,
-            "admin_connections_total": self.connectionsTotal,
-            "admin_commands": self.commands,
-            "admin_auth_failures": self.authFailures,
-            "admin_refused": self.refused,
-        }
 
 
 class AdminProtocol(amp.AMP):
@@ -207,8 +210,8 @@ class AdminProtocol(amp.AMP):
     # -- connection and authentication gate -----------------------------
 
     def connectionMade(self) -> None:
-        self._admin.connections += 1
-        self._admin.connectionsTotal += 1
+        self._admin.counters.connections += 1
+        self._admin.counters.connections_total += 1
         if not self.authenticated:
             self._timeout = self._admin.reactor.callLater(AUTH_TIMEOUT, self._drop, "did not authenticate in time")
         super().connectionMade()
@@ -221,7 +224,7 @@ class AdminProtocol(amp.AMP):
         amp.BinaryBoxProtocol.makeConnection(self, transport)
 
     def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
-        self._admin.connections -= 1
+        self._admin.counters.connections -= 1
         self._cancelTimeout()
         amp.BinaryBoxProtocol.connectionLost(self, reason)
         self.transport = None  # as amp.AMP.connectionLost does
@@ -246,7 +249,7 @@ class AdminProtocol(amp.AMP):
             return
         self._dropped = True
         self._cancelTimeout()
-        self._admin.refused += 1
+        self._admin.counters.refused += 1
         self.log.warn("admin: dropping the connection from {peer}: {why}", peer=self._peer(), why=why)
         if self.transport is not None:
             self.transport.loseConnection()
@@ -266,7 +269,7 @@ class AdminProtocol(amp.AMP):
             return
         command = box.get(amp.COMMAND)
         if command is not None:
-            self._admin.commands += 1
+            self._admin.counters.commands += 1
         if not self.authenticated and command not in PRE_AUTH_COMMANDS:
             self._drop("{!r} before authenticating".format(command))
             return
@@ -291,12 +294,12 @@ class AdminProtocol(amp.AMP):
             self.log.info("admin: {peer} authenticated", peer=self._peer())
             return {}
         self.failures += 1
-        self._admin.authFailures += 1
+        self._admin.counters.auth_failures += 1
         self.log.warn(
             "admin: authentication failed from {peer} ({failures} on this connection, {total} in all)",
             peer=self._peer(),
             failures=self.failures,
-            total=self._admin.authFailures,
+            total=self._admin.counters.auth_failures,
         )
         reason = "authentication failed" if nonce is not None else "authentication failed (no Challenge before it)"
         if self.failures >= MAX_AUTH_FAILURES:
@@ -341,7 +344,7 @@ class AdminProtocol(amp.AMP):
     @Stats.responder
     def stats(self) -> Dict[str, object]:
         counters = view.counters(self._admin.ports())
-        counters.update(self._admin.counters())
+        counters.update(self._admin.counters.asDict())
         sip: Dict[str, int] = {}
         sipStats = getattr(self._admin.sipService, "sipStats", None)
         if sipStats is not None:
@@ -405,8 +408,8 @@ class AdminService(StreamServerEndpointService):
 
     log = Logger()
 
-    def __init__(self, reactor: Any, description: str, factory: AdminFactory) -> None:
-        super().__init__(endpoints.serverFromString(reactor, description), factory)
+    def __init__(self, reactor: Any, description: str, factory: AdminFactory, endpoint: IStreamServerEndpoint) -> None:
+        super().__init__(endpoint, factory)
         self.description = description
         self._raiseSynchronously = True
         self.reactor = reactor
@@ -423,6 +426,7 @@ def makeAdminService(
     description: Optional[str],
     sipService: Any,
     secretFile: Optional[str] = None,
+    readSNMP: Optional[Callable[[], Dict[str, int]]] = None,
 ) -> AdminService:
     """
     Build the admin service for C{sipService}.
@@ -430,29 +434,21 @@ def makeAdminService(
     @param description: a Twisted server endpoint string, or C{None} for
         L{DEFAULT_ADMIN_ENDPOINT} (C{unix:sctp-sip.admin:mode=600} in the
         run directory).  C{tcp:PORT} binds 127.0.0.1 (C{tcp6}: ::1);
-        C{unix:PATH} gets mode 600.
+        C{unix:PATH} gets mode 600 (the rules: L{twisted_sctp.admin.endpoints}).
     @param secretFile: a file holding the shared secret; required for an
         endpoint that is not local.  It must not be accessible by others.
+    @param readSNMP: reads the kernel's SCTP counters for L{Stats}
+        (C{twistd sctp-sip} gives the kernel backend's); none: no kernel
+        figures.
     @raise twisted.python.usage.UsageError: a bad endpoint string, a bad or
         unsafe secret file, or a non-local endpoint without a secret.
     """
-    try:
-        endpoint = serverEndpoint(description)
-    except EndpointError as e:
-        raise usage.UsageError("--admin {!r}: {}".format(description, e))
     secret = None
     if secretFile:
         try:
             secret = loadSecret(secretFile)
         except EndpointError as e:
             raise usage.UsageError("--admin-secret-file: {}".format(e))
-    if not endpoint.local and secret is None:
-        raise usage.UsageError(
-            "--admin {}: {}, so it needs a shared secret: give --admin-secret-file FILE "
-            "(mode 600), or use a unix socket or a loopback tcp endpoint".format(endpoint.description, endpoint.why)
-        )
-    factory = AdminFactory(reactor, sipService, secret)
-    try:
-        return AdminService(reactor, endpoint.description, factory)
-    except (ValueError, TypeError, KeyError) as e:
-        raise usage.UsageError("--admin {!r}: bad endpoint string: {}".format(description, e))
+    endpoint, listening = listenEndpoint(reactor, description, ADMIN, secret)
+    factory = AdminFactory(reactor, sipService, secret, readSNMP)
+    return AdminService(reactor, endpoint.description, factory, listening)

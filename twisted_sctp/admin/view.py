@@ -4,7 +4,8 @@ What the admin endpoint and the metrics show, computed from the listeners
 (L{twisted_sctp.transport.port.SCTPPort}s) of the SIP service: Kamailio's C{sctp.info},
 C{sctp.options} (with its parameter syntax and faults) and counters, summed
 over the listeners, plus ours.  Pure: no I/O except the optional kernel reads
-the caller asks for; the errors are the admin's typed AMP errors.
+the caller asks for; the errors are the admin's typed AMP errors (defined
+with the commands in L{twisted_sctp.admin.protocol}, re-exported here).
 """
 
 from __future__ import annotations
@@ -13,90 +14,23 @@ import ipaddress
 import socket
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from twisted_sctp.admin.protocol import (
+    AdminError,
+    AmbiguousAssociation,
+    AssociationNotReady,
+    BadParam,
+    BadProtocol,
+    ChangeRefused,
+    NoSCTPSocket,
+    NotListening,
+    OptionsReadFailed,
+    UnknownAssociation,
+    UnknownOption,
+)
 from twisted_sctp.transport.registry import Association, AssociationState
 from twisted_sctp.error import OptionError, UnknownOptionError
 from twisted_sctp.transport.options import OPTION_NAMES, PREFIX, RuntimeChange, changeOption
 from twisted_sctp.transport.stats import KAMAILIO_COUNTERS
-
-
-class AdminError(Exception):
-    """
-    Base of the admin's typed errors; the single argument is the message the
-    operator sees (the AMP error description).
-    """
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else self.__class__.__name__
-
-
-class BadParam(AdminError):
-    """
-    C{options PARAM}: the parameter is not an address, C{address:port},
-    C{default} or C{first} (Kamailio's fault text).
-    """
-
-
-class BadProtocol(AdminError):
-    """
-    C{options PARAM}: the parameter names a protocol other than SCTP.
-    """
-
-
-class NotListening(AdminError):
-    """
-    C{options PARAM}: no SCTP listener has that address.
-    """
-
-
-class NoSCTPSocket(AdminError):
-    """
-    The service has no SCTP listener (yet).
-    """
-
-
-class OptionsReadFailed(AdminError):
-    """
-    Reading a listener's options from the kernel failed.
-    """
-
-
-class UnknownOption(AdminError):
-    """
-    C{set NAME VALUE}: no option has that name.
-    """
-
-
-class ChangeRefused(AdminError):
-    """
-    C{set NAME VALUE}: the change is refused (read-only option, value out of
-    range, a cross-option rule, or the kernel said no); the message says why.
-    """
-
-
-class UnknownAssociation(AdminError):
-    """
-    C{abort ID} / C{shutdown ID}: no live association has that id.
-    """
-
-
-class AmbiguousAssociation(AdminError):
-    """
-    C{abort ID} / C{shutdown ID}: ids are per listener, and several
-    listeners have an association with that id; name the listener.
-    """
-
-
-class AssociationNotReady(AdminError):
-    """
-    C{abort ID} / C{shutdown ID}: the association has no kernel association
-    yet (an outgoing one still connecting), so there is nothing to close.
-    """
-
-
-class AuthenticationFailed(AdminError):
-    """
-    The response to the challenge does not match the shared secret.
-    """
 
 
 BAD_PARAM = "bad param (use address, address:port, default or first)"

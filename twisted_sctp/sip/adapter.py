@@ -4,7 +4,9 @@ The datagram adapter: an application written for SIP over UDP with Twisted
 (C{twisted.protocols.sip.Base}, C{Proxy}, C{RegisterProxy}, or any
 C{DatagramProtocol}) runs over SCTP unchanged.
 
-Public names are re-exported by L{twisted_sctp.sip.transport}.
+Public names are re-exported by L{twisted_sctp.sip}.  The adapter is built
+on L{twisted_sctp.sip.transport}: its routing (L{chooseListener}: the port
+and the open association to a peer) and its keep-alives (L{keepAlive}).
 
   - Each SCTP message is one datagram: C{datagramReceived(payload, (host,
     port))}, the address being the peer path it came from.
@@ -21,36 +23,46 @@ Public names are re-exported by L{twisted_sctp.sip.transport}.
 
 from __future__ import annotations
 
-import collections
-import re
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 from zope.interface import implementer
 
-from twisted.internet import defer, error as ierror
+from twisted.internet import defer
 from twisted.internet.interfaces import IUDPTransport
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 from twisted.logger import Logger
 
-from twisted_sctp.transport.address import HostPort, SCTPAddress, familyOf, normalizeHost
-from twisted_sctp.transport.registry import AssociationState
-from twisted_sctp.error import SCTPError
+from twisted_sctp.counters import Counters
+from twisted_sctp.sip.base import _SEND_ERRORS
+from twisted_sctp.sip.edit import rewriteTopVia
+from twisted_sctp.sip.transport import chooseListener, keepAlive
+from twisted_sctp.transport.address import SCTPAddress, normalizeHost
 from twisted_sctp.transport.options import SCTPOptions
 from twisted_sctp.transport.port import SCTPMessage, SCTPPort
-from twisted_sctp.sip.message import KEEPALIVE_PING, KEEPALIVE_PONG
 
-_TOP_VIA_UDP = re.compile(rb"(\n(?:via|v)[ \t]*:[ \t]*SIP[ \t]*/[ \t]*2\.0[ \t]*/[ \t]*)UDP(?=[ \t])", re.IGNORECASE)
+__all__ = ["AdapterCounters", "DatagramAdapter", "SCTPDatagramTransport", "listenDatagramSCTP", "rewriteTopVia"]
 
 
-def rewriteTopVia(data: bytes) -> bytes:
+class AdapterCounters(Counters):
     """
-    @return: C{data} with the transport of its first Via changed from UDP to
-        SCTP, if it is a request whose first Via says UDP.
+    What the adapter did.
+
+    @ivar messages_in: datagrams given to the application.
+    @ivar messages_out: datagrams it sent.
+    @ivar keepalive_pings: CRLFCRLF keep-alives received.
+    @ivar keepalive_pongs: CRLF answers sent.
+    @ivar lone_crlf: lone CRLF messages dropped.
+    @ivar application_errors: datagrams the application raised on.
+    @ivar send_failed: datagrams that could not be sent.
     """
-    if data[:4].upper() == b"SIP/":
-        return data
-    head, sep, body = data.partition(b"\r\n\r\n")
-    return _TOP_VIA_UDP.sub(rb"\1SCTP", head, count=1) + sep + body
+
+    messages_in: int
+    messages_out: int
+    keepalive_pings: int
+    keepalive_pongs: int
+    lone_crlf: int
+    application_errors: int
+    send_failed: int
 
 
 @implementer(IUDPTransport)
@@ -153,7 +165,7 @@ class DatagramAdapter:
         self.unordered = unordered
         self.transport = SCTPDatagramTransport(self)
         self.ports: List[SCTPPort] = []
-        self.counters: Dict[str, int] = collections.Counter()
+        self.counters = AdapterCounters()
 
     def listen(
         self,
@@ -191,65 +203,53 @@ class DatagramAdapter:
         application.
         """
         data = message.payload
-        if data == KEEPALIVE_PING:
-            self.counters["keepalive_pings"] += 1
-            if self.crlfPingPong and self._send(port, KEEPALIVE_PONG, message.association):
-                self.counters["keepalive_pongs"] += 1
-            return
-        if data == KEEPALIVE_PONG and self.crlfDrop:
-            self.counters["lone_crlf"] += 1
-            return
-        self.counters["messages_in"] += 1
+        if len(data) <= 4:
+            assoc = message.association
+
+            def pong(data: bytes) -> bool:
+                return self._send(port, data, assoc)
+
+            if keepAlive(data, self.counters, self.crlfPingPong, self.crlfDrop, pong):
+                return
+        self.counters.messages_in += 1
         try:
             self.protocol.datagramReceived(data, message.source)
         except Exception as e:
             # twisted.protocols.sip raises on much malformed input, so this
             # is a warning naming the exception, without a traceback.
-            self.counters["application_errors"] += 1
+            self.counters.application_errors += 1
             self.log.warn("{protocol} raised {error!r} on a message from {source}", protocol=type(self.protocol).__name__, error=e, source=message.source)
-
-    def _portFor(self, address: HostPort) -> Optional[SCTPPort]:
-        if not self.ports:
-            return None
-        for port in self.ports:
-            if port.registry.byPeer(address) is not None:
-                return port
-        family = familyOf(address[0])
-        for port in self.ports:
-            if port.family == family:
-                return port
-        return self.ports[0]
 
     def write(self, data: bytes, addr: Any) -> None:
         """
-        Send C{data} as one SCTP message to C{addr}; failures are counted
-        and logged, as a lost datagram would be.
+        Send C{data} as one SCTP message to C{addr}, on the association to
+        it while open, else opening one (L{chooseListener}); failures are
+        counted and logged, as a lost datagram would be.
         """
         try:
             address: Tuple[str, int] = (normalizeHost(str(addr[0]).strip("[]")), int(addr[1]))
         except (ValueError, TypeError, IndexError):
-            self.counters["send_failed"] += 1
+            self.counters.send_failed += 1
             self.log.warn("cannot send to {addr!r}: not an IP address and port", addr=addr)
             return
         if self.rewriteVia:
             data = rewriteTopVia(data)
-        port = self._portFor(address)
-        target: Any = address
-        if port is not None:
-            assoc = port.registry.byPeer(address)
-            if assoc is not None and assoc.upSeen and assoc.state != AssociationState.CLOSED:
-                target = assoc
-        if self._send(port, data, target):
-            self.counters["messages_out"] += 1
+        chosen = chooseListener(self.ports, address)
+        if chosen is None:
+            self.counters.send_failed += 1
+            return
+        index, assoc = chosen
+        if self._send(self.ports[index], data, assoc if assoc is not None else address):
+            self.counters.messages_out += 1
 
     def _send(self, port: Optional[SCTPPort], data: bytes, target: Any) -> bool:
         if port is None:
-            self.counters["send_failed"] += 1
+            self.counters.send_failed += 1
             return False
         try:
             port.sendMessage(data, target, self.stream, self.ppid, self.unordered)
-        except (SCTPError, OSError, ValueError, ierror.NotListeningError) as e:
-            self.counters["send_failed"] += 1
+        except _SEND_ERRORS as e:
+            self.counters.send_failed += 1
             self.log.warn("datagram to {target} not sent: {err}", target=getattr(target, "peer", target), err=e)
             return False
         return True

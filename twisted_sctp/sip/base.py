@@ -1,16 +1,14 @@
 # -*- test-case-name: tests.test_sip -*-
 """
 Values of the SIP transport layer: where a message came from and goes to,
-settings, counters, the C{;i=} flow token of our Via, and the address a
-response goes to by its Via.  Public names are re-exported by
-L{twisted_sctp.sip.transport}.
+settings, counters, and the address a response goes to by its Via.  Public
+names are re-exported by L{twisted_sctp.sip.transport}.  An association is
+an opaque handle here: only L{twisted_sctp.sip.transport} looks into it.
 """
 
 from __future__ import annotations
 
-import collections
-import hashlib
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import attrs
 from zope.interface import Interface
@@ -19,9 +17,9 @@ from twisted.internet import error as ierror
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from twisted_sctp.transport.address import HostPort, normalizeHost
-from twisted_sctp.transport.registry import Association
+from twisted_sctp.counters import Counters
 from twisted_sctp.error import SCTPError
+from twisted_sctp.transport.address import HostPort, normalizeHost
 from twisted_sctp.sip.message import SIPRequest, SIPResponse, Via
 
 #: The SIP port for SCTP and UDP (RFC 3261, RFC 4168).
@@ -42,66 +40,6 @@ def _snippet(data: bytes, limit: int = 48) -> str:
     return ascii(data[:limit]) + ("..." if len(data) > limit else "")
 
 
-def encodeFlowToken(assocID: int, listener: int = 0) -> str:
-    """
-    The value of the C{i} parameter we add to our own Via when forwarding a
-    request that came over SCTP: our unique association id written as
-    Kamailio writes it (lower-case hex, least significant nibble first; 26
-    is C{"a1"}), followed by C{".N"} when the request came in on listener
-    C{N} > 0.
-
-    @param assocID: the registry id of the association (never reused).
-    @param listener: the index of the listener it belongs to.
-    """
-    text = "{:x}".format(assocID)[::-1]
-    return text if listener == 0 else "{}.{}".format(text, listener)
-
-
-def decodeFlowToken(text: Optional[str]) -> Optional[Tuple[int, int]]:
-    """
-    @return: C{(assocID, listener)} from an L{encodeFlowToken} value, or
-        C{None} if C{text} is not one.
-    """
-    if not text or len(text) > 24:
-        return None
-    idText, _, listenerText = text.partition(".")
-    try:
-        assocID = int(idText[::-1], 16)
-        listener = int(listenerText) if listenerText else 0
-    except ValueError:
-        return None
-    if assocID <= 0 or listener < 0:
-        return None
-    return assocID, listener
-
-
-def stableTag(*parts: Optional[str]) -> str:
-    """
-    @return: a To tag derived from C{parts} (for example the branch and the
-        Call-ID), so that a stateless server answers a retransmitted
-        request with the same tag.
-    """
-    digest = hashlib.sha256("\0".join([p or "" for p in parts]).encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()[:16]
-
-
-@attrs.frozen
-class Origin:
-    """
-    Where a received SIP message came from.
-
-    @ivar transport: C{"SCTP"} or C{"UDP"}.
-    @ivar listener: the index of the L{Listener} it arrived on.
-    @ivar address: the source C{(host, port)}.
-    @ivar association: the SCTP association it came on (C{None} for UDP).
-    """
-
-    transport: str
-    listener: int
-    address: HostPort
-    association: Optional[Association] = None
-
-
 @attrs.frozen
 class Destination:
     """
@@ -117,7 +55,33 @@ class Destination:
     transport: str
     listener: int
     address: HostPort
-    association: Optional[Association] = None
+    association: Optional[Any] = None
+
+
+@attrs.frozen
+class Origin:
+    """
+    Where a received SIP message came from.
+
+    @ivar transport: C{"SCTP"} or C{"UDP"}.
+    @ivar listener: the index of the L{Listener} it arrived on.
+    @ivar address: the source C{(host, port)}.
+    @ivar association: the SCTP association it came on (C{None} for UDP).
+    @ivar reply: the L{Destination} of a reply on that association (made
+        once per origin), or C{None} for UDP.
+    """
+
+    transport: str
+    listener: int
+    address: HostPort
+    association: Optional[Any] = None
+    reply: Optional[Destination] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        reply = None
+        if self.association is not None:
+            reply = Destination(self.transport, self.listener, self.address, self.association)
+        object.__setattr__(self, "reply", reply)
 
 
 def viaDestination(via: Via) -> Optional[Tuple[str, HostPort]]:
@@ -198,8 +162,7 @@ class SIPSettings:
     udp: bool = True
 
 
-@attrs.define
-class SIPStats:
+class SIPStats(Counters):
     """
     The SIP transport's counters.
 
@@ -215,27 +178,15 @@ class SIPStats:
     @ivar drops: messages dropped, by reason.
     """
 
-    requests_in: int = 0
-    responses_in: int = 0
-    requests_out: int = 0
-    responses_out: int = 0
-    parse_errors: int = 0
-    error_replies: int = 0
-    keepalive_pings: int = 0
-    keepalive_pongs: int = 0
-    lone_crlf: int = 0
-    drops: Dict[str, int] = attrs.field(factory=lambda: collections.Counter())
-
-    def drop(self, reason: str, count: int = 1) -> None:
-        """Count C{count} messages dropped for C{reason}."""
-        self.drops[reason] += count
-
-    def asDict(self) -> Dict[str, int]:
-        """@return: every counter by name, drops as C{drop_<reason>}."""
-        out = {f.name: getattr(self, f.name) for f in attrs.fields(SIPStats) if f.name != "drops"}
-        for reason, count in sorted(self.drops.items()):
-            out["drop_" + reason] = count
-        return out
+    requests_in: int
+    responses_in: int
+    requests_out: int
+    responses_out: int
+    parse_errors: int
+    error_replies: int
+    keepalive_pings: int
+    keepalive_pongs: int
+    lone_crlf: int
 
 
 class _WarningLimiter:

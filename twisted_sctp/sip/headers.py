@@ -1,11 +1,10 @@
-# -*- test-case-name: tests.test_sipmessage -*-
+# -*- test-case-name: tests.test_sipheaders -*-
 """
-Pure parsers for SIP URIs and for the structured SIP header fields (Via,
-name-addr lists, CSeq, delta-seconds), plus the SIP error classes and the
-reason-phrase table.
-
-This is the private half of L{twisted_sctp.sip.message}, which re-exports the
-public names.  Nothing here does I/O.
+Pure parsers for the structured SIP header fields (Via, name-addr lists,
+CSeq), header names (compact forms) and the reason-phrase table.  URIs and
+the lexical pieces are in L{twisted_sctp.sip.uri}, the errors in
+L{twisted_sctp.sip.errors}; their names are re-exported here.  Nothing here
+does I/O.
 
 Header values arrive as C{str}: the message parser decodes the header block as
 UTF-8 with the C{surrogateescape} error handler, so bytes that are not UTF-8
@@ -16,13 +15,25 @@ URI malformed; display names and quoted strings may hold them.
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from typing import Callable, Dict, Iterable, Sequence
+from typing import Callable, Dict, Sequence
 
 import attrs
 
-from twisted_sctp.error import SCTPError
+from twisted_sctp.sip.errors import LocalSIPError, SIPParseError, snippet
+from twisted_sctp.sip.uri import (
+    _DIGITS_RE, _FAST_PARAMS, _SCHEME_RE, _URI_CHARS_RE, MAX_DELTA_SECONDS, SIPURI,
+    TOKEN_RE, _fastParams, _HOST, _TOKEN, formatHost, formatParams, parseDeltaSeconds, parseHost,
+    parseInteger, parseParams, parsePort, parseURI, splitOutside,
+)
+
+__all__ = [
+    "COMPACT_FORMS", "CSeq", "DIALOG_HEADERS", "LocalSIPError", "MAX_DELTA_SECONDS", "NameAddr",
+    "REASON_PHRASES", "SIPParseError", "SIPURI", "TOKEN_RE", "Via", "canonicalName", "formatHost",
+    "formatParams", "isPlainNameAddr", "parseCSeq", "parseDeltaSeconds", "parseHost", "parseInteger",
+    "parseNameAddr", "parseNameAddrList", "parseParams", "parsePort", "parseURI", "parseVia",
+    "parseViaList", "reasonPhrase", "snippet", "splitOutside",
+]
 
 # RFC 3261 and later compact header forms, mapped to lower-case full names.
 COMPACT_FORMS: dict[str, str] = {
@@ -36,60 +47,18 @@ COMPACT_FORMS: dict[str, str] = {
 # The header fields a server needs to answer a request (RFC 3261 8.2.6.2).
 DIALOG_HEADERS = frozenset({"via", "from", "to", "call-id", "cseq"})
 
-TOKEN_RE = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")
-_DIGITS_RE = re.compile(r"[0-9]+")
-# Printable ASCII less the double quote and angle brackets.
-_URI_CHARS_RE = re.compile(r"[!#-;=?-~]+")
-_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
-_HOSTNAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-_PARAM_VALUE_RE = re.compile(r'"(?:[^"\\]|\\.)*"|[^\s"]+')
 _VIA_HEAD_RE = re.compile(
     r"SIP[ \t]*/[ \t]*2\.0[ \t]*/[ \t]*([A-Za-z0-9.!%*_+`'~-]+)[ \t]+"
     r"(\[[^\]]*\]|[^ \t:\[\]]+)(?:[ \t]*:[ \t]*([0-9]+))?",
     re.IGNORECASE | re.ASCII,
 )
 _CSEQ_RE = re.compile(r"([0-9]+)[ \t]+([A-Za-z0-9.!%*_+`'~-]+)")
-
-# Fast paths.  Each of these matches the common shape of a value in one
-# call: no spaces around ';' or '=', parameter values of printable ASCII
-# without quotes, commas, '<' or '>' (nor, in URIs, '@' or '?'), a host
-# name or IPv4 address rather than an IPv6 reference, no escapes in
-# display names, a port of at most 65535 (checked by the caller).  What
-# they match, the general code below reads the same way (they only ever
-# accept a subset of it); everything else goes to the general code, which
-# also makes the error messages.
-_TOKEN = r"[A-Za-z0-9.!%*_+`'~-]+"
-_HOST = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
-# Header parameters (Via, name-addr), then URI parameters.
-_FAST_PARAMS = r"(?:;{}(?:=[!#-+\--:=?-~]+)?)*".format(_TOKEN)
-_FAST_PARAM_RE = re.compile(r";({})(?:=([!#-+\--:=?-~]+))?".format(_TOKEN))
-_FAST_PARAMS_RE = re.compile(_FAST_PARAMS)
-_FAST_URI_PARAMS = r"(?:;{}(?:=[!#-+\--:=A-~]+)?)*".format(_TOKEN)
-_FAST_URI_PARAM_RE = re.compile(r";({})(?:=([!#-+\--:=A-~]+))?".format(_TOKEN))
-# sip:user@host:port;params (the user without a password).
-_FAST_URI_RE = re.compile(
-    r"(sips?):(?:([!#-9;=?A-~]+)@)?({})(?::([0-9]{{1,5}}))?({})".format(_HOST, _FAST_URI_PARAMS)
-)
 # SIP/2.0/SCTP host:port;params
 _FAST_VIA_RE = re.compile(r"SIP/2\.0/({}) ({})(?::([0-9]{{1,5}}))?({})".format(_TOKEN, _HOST, _FAST_PARAMS))
 # <uri>;params, "Quoted Name" <uri>;params or Plain Name <uri>;params
 _FAST_NAME_ADDR_RE = re.compile(
     r'[ \t]*(?:"([^"\\]*)"[ \t]*|([^"<,]*))<([A-Za-z][A-Za-z0-9+.-]*:[!#-;=?-~]*)>({})[ \t]*'.format(_FAST_PARAMS)
 )
-
-
-def _fastParams(text: str, pattern: re.Pattern[str] = _FAST_PARAM_RE) -> dict[str, str | None]:
-    """
-    @param text: parameters that a C{_FAST_*PARAMS} expression matched.
-    @return: them as L{parseParams} reads them.
-    """
-    params: dict[str, str | None] = {}
-    for name, value in pattern.findall(text):
-        # A fast-path value is never empty: "" means no "=".
-        params.setdefault(name.lower(), value or None)
-    return params
-
-MAX_DELTA_SECONDS = 2**32 - 1
 
 REASON_PHRASES: dict[int, str] = {
     100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
@@ -123,47 +92,6 @@ def reasonPhrase(code: int) -> str:
     return REASON_PHRASES.get(code, _CLASS_PHRASES.get(code // 100, "Unknown"))
 
 
-class SIPParseError(SCTPError):
-    """
-    The peer sent something that is not a SIP message we accept: h11's
-    C{RemoteProtocolError}.  Also raised by the accessors of a message whose
-    header fields are malformed.
-
-    @ivar reason: a sentence saying what was wrong.
-    @ivar statusHint: the status code a server should answer with: 400,
-        505 for a request line with another SIP version, 513 for a header
-        block larger than the parser's limit.
-    @ivar headers: the Via, From, To, Call-ID and CSeq lines, as
-        C{(name, value)} in message order, that were read before the error
-        (possibly none), so that a server can still answer.
-    @ivar method: the request method, where the start line was read as a
-        request line; C{None} otherwise (never answer those).
-    """
-
-    def __init__(
-        self,
-        reason: str,
-        statusHint: int = 400,
-        headers: Iterable[tuple[str, str]] = (),
-        method: str | None = None,
-    ) -> None:
-        super().__init__(reason, statusHint)
-        self.reason = reason
-        self.statusHint = statusHint
-        self.headers = list(headers)
-        self.method = method
-
-    def __str__(self) -> str:
-        return "{} (status hint {})".format(self.reason, self.statusHint)
-
-
-class LocalSIPError(SCTPError, ValueError):
-    """
-    The SIP message API was misused (h11's C{LocalProtocolError}): for
-    example a header value holding a line break, or answering an ACK.
-    """
-
-
 _CANONICAL_MAX = 1024
 
 
@@ -189,276 +117,6 @@ _CANONICAL = _CanonicalNames()
 #: line of a message, several times per message: it is the look-up of the
 #: cache itself, with no Python function call while the name is known.
 canonicalName: Callable[[str], str] = _CANONICAL.__getitem__
-
-
-def snippet(text: str, limit: int = 40) -> str:
-    """@return: C{text} shortened and quoted with C{ascii()}, for error reasons."""
-    if len(text) > limit:
-        text = text[:limit] + "..."
-    return ascii(text)
-
-
-def splitOutside(text: str, separator: str, what: str) -> list[str]:
-    """
-    Split C{text} on C{separator} where it is outside double-quoted strings
-    and outside C{<...>}.
-
-    @raise SIPParseError: a quoted string or angle bracket is not closed.
-    """
-    if '"' not in text and "<" not in text:
-        # Nothing to stay outside of (the common Via case): a plain split.
-        return text.split(separator)
-    parts: list[str] = []
-    start = 0
-    inQuote = False
-    inAngle = False
-    i = 0
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if inQuote:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                inQuote = False
-        elif inAngle:
-            if ch == ">":
-                inAngle = False
-        elif ch == '"':
-            inQuote = True
-        elif ch == "<":
-            inAngle = True
-        elif ch == separator:
-            parts.append(text[start:i])
-            start = i + 1
-        i += 1
-    if inQuote:
-        raise SIPParseError("unterminated quoted string in {} {}"
-                            .format(what, snippet(text)))
-    if inAngle:
-        raise SIPParseError("unterminated '<' in {} {}".format(what, snippet(text)))
-    parts.append(text[start:])
-    return parts
-
-
-def parseInteger(text: str, what: str, maxDigits: int = 10) -> int:
-    """
-    Parse a decimal integer of at most C{maxDigits} ASCII digits.
-
-    @raise SIPParseError: C{text} is not that.
-    """
-    text = text.strip(" \t")
-    # isascii() and isdigit(): exactly [0-9]+ (isdigit alone takes other
-    # scripts' digits).
-    if len(text) > maxDigits or not (text.isascii() and text.isdigit()):
-        raise SIPParseError("bad {}: {}".format(what, snippet(text)))
-    return int(text)
-
-
-def parseDeltaSeconds(text: str, what: str) -> int:
-    """
-    Parse delta-seconds, clamping values above 2**32-1 (RFC 3261 20.19).
-
-    @raise SIPParseError: C{text} is not a decimal number.
-    """
-    return min(parseInteger(text, what, maxDigits=20), MAX_DELTA_SECONDS)
-
-
-def formatHost(host: str) -> str:
-    """@return: C{host} ready for a URI or Via: IPv6 addresses in brackets."""
-    if ":" in host and not host.startswith("["):
-        return "[" + host + "]"
-    return host
-
-
-def parseHost(text: str, what: str) -> str:
-    """
-    Check a host name, IPv4 address or (bracketed or bare) IPv6 address.
-
-    @return: the host, lower-cased, IPv6 without brackets.
-    @raise SIPParseError: C{text} is not a host.
-    """
-    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
-    if ":" in bare:
-        try:
-            ipaddress.IPv6Address(bare)
-        except ValueError:
-            raise SIPParseError(
-                "bad IPv6 address in {}: {}".format(what, snippet(text))
-            ) from None
-        return bare.lower()
-    if bare != text or not _HOSTNAME_RE.fullmatch(text):
-        raise SIPParseError("bad host in {}: {}".format(what, snippet(text)))
-    return text.lower()
-
-
-def parsePort(text: str, what: str) -> int:
-    """
-    @return: C{text} as a port number, 0 to 65535.
-    @raise SIPParseError: it is not one.
-    """
-    port = parseInteger(text, "port in " + what, maxDigits=5)
-    if port > 65535:
-        raise SIPParseError("port out of range in {}: {}".format(what, port))
-    return port
-
-
-def parseParams(text: str, what: str) -> dict[str, str | None]:
-    """
-    Parse C{;name=value;name} parameters.  Names are lower-cased; values are
-    kept as written (a quoted value keeps its quotes); a name without C{=}
-    maps to C{None}; the first of repeated names wins.
-
-    @param text: the parameters, starting with C{;}, or empty.
-    @raise SIPParseError: a parameter is empty or malformed.
-    """
-    params: dict[str, str | None] = {}
-    text = text.strip(" \t")
-    if not text:
-        return params
-    if _FAST_PARAMS_RE.fullmatch(text):
-        return _fastParams(text)
-    if not text.startswith(";"):
-        raise SIPParseError("unexpected text in {}: {}".format(what, snippet(text)))
-    for piece in splitOutside(text[1:], ";", what):
-        name, equals, value = piece.partition("=")
-        name = name.strip(" \t")
-        value = value.strip(" \t")
-        if not TOKEN_RE.fullmatch(name):
-            raise SIPParseError(
-                "bad parameter name in {}: {}".format(what, snippet(piece))
-            )
-        if equals and not _PARAM_VALUE_RE.fullmatch(value):
-            raise SIPParseError(
-                "bad parameter value in {}: {}".format(what, snippet(piece))
-            )
-        params.setdefault(name.lower(), value if equals else None)
-    return params
-
-
-def formatParams(params: dict[str, str | None]) -> str:
-    """@return: C{params} as C{;name=value} text."""
-    return "".join(
-        ";" + name if value is None else ";{}={}".format(name, value)
-        for name, value in params.items()
-    )
-
-
-@attrs.frozen
-class SIPURI:
-    """
-    A parsed C{sip:} or C{sips:} URI (RFC 3261 19.1).  C{str()} gives the
-    canonical text: scheme, host and parameter names lower-cased, IPv6 hosts
-    in brackets, everything else as written (escapes are not decoded).
-
-    @ivar scheme: C{"sip"} or C{"sips"}.
-    @ivar user: the user part, or C{None}.
-    @ivar password: the password, or C{None}.
-    @ivar host: the host; an IPv6 address without brackets.
-    @ivar port: the port, or C{None}.
-    @ivar params: URI parameters (names lower-cased).
-    @ivar headers: URI headers (the C{?name=value&...} part), in order.
-    """
-
-    scheme: str
-    user: str | None
-    password: str | None
-    host: str
-    port: int | None = None
-    params: dict[str, str | None] = attrs.field(factory=dict)
-    headers: dict[str, str] = attrs.field(factory=dict)
-
-    def param(self, name: str) -> str | None:
-        """@return: the value of URI parameter C{name} (any case), or C{None}."""
-        return self.params.get(name.lower())
-
-    @property
-    def transport(self) -> str | None:
-        """
-        The C{transport} parameter lower-cased (C{"sctp"}), or C{None}.
-        """
-        value = self.params.get("transport")
-        return None if value is None else value.lower()
-
-    @property
-    def lr(self) -> bool:
-        """Whether the URI has the loose-routing C{lr} parameter."""
-        return "lr" in self.params
-
-    def __str__(self) -> str:
-        parts = [self.scheme, ":"]
-        if self.user is not None:
-            parts.append(self.user)
-            if self.password is not None:
-                parts += [":", self.password]
-            parts.append("@")
-        parts.append(formatHost(self.host))
-        if self.port is not None:
-            parts.append(":{}".format(self.port))
-        parts.append(formatParams(self.params))
-        if self.headers:
-            parts.append("?")
-            pairs = ("{}={}".format(k, v) for k, v in self.headers.items())
-            parts.append("&".join(pairs))
-        return "".join(parts)
-
-
-def parseURI(text: str) -> SIPURI:
-    """
-    Parse a C{sip:} or C{sips:} URI.
-
-    @raise SIPParseError: C{text} is not one.
-    """
-    fast = _FAST_URI_RE.fullmatch(text)
-    if fast is not None:
-        scheme, user, host, portText, paramText = fast.groups()
-        port = None if portText is None else int(portText)
-        if port is None or port <= 65535:
-            params = _fastParams(paramText, _FAST_URI_PARAM_RE) if paramText else {}
-            return SIPURI(scheme, user, None, host.lower(), port, params)
-    what = "URI " + snippet(text)
-    scheme, colon, rest = text.partition(":")
-    if not colon or scheme.lower() not in ("sip", "sips"):
-        raise SIPParseError("not a sip: or sips: URI: " + snippet(text))
-    if not _URI_CHARS_RE.fullmatch(rest):
-        raise SIPParseError("bad character in " + what)
-    user = password = None
-    userinfo, at, hostpart = rest.partition("@")
-    if at:
-        user, colon, pw = userinfo.partition(":")
-        password = pw if colon else None
-        if not user:
-            raise SIPParseError("empty user part in " + what)
-    else:
-        hostpart = rest
-    hostpart, question, headerText = hostpart.partition("?")
-    if hostpart.startswith("["):
-        close = hostpart.find("]")
-        if close < 0:
-            raise SIPParseError("unterminated IPv6 reference in " + what)
-        hostText, after = hostpart[: close + 1], hostpart[close + 1 :]
-    else:
-        end = len(hostpart)
-        for stop in ":;":
-            i = hostpart.find(stop)
-            if i >= 0:
-                end = min(end, i)
-        hostText, after = hostpart[:end], hostpart[end:]
-    host = parseHost(hostText, what)
-    port = None
-    if after.startswith(":"):
-        portText, semi, paramText = after[1:].partition(";")
-        port = parsePort(portText, what)
-        after = semi + paramText
-    params = parseParams(after, what)
-    headers: dict[str, str] = {}
-    if question:
-        for item in headerText.split("&"):
-            name, equals, value = item.partition("=")
-            if not name or not equals:
-                raise SIPParseError("bad header in " + what)
-            headers.setdefault(name, value)
-    return SIPURI(scheme.lower(), user, password, host, port, params, headers)
 
 
 @attrs.frozen
@@ -539,7 +197,7 @@ def parseViaList(text: str) -> list[Via]:
 
     @raise SIPParseError: a value is malformed.
     """
-    return [parseVia(piece) for piece in splitOutside(text, ",", "Via")]
+    return list(map(parseVia, splitOutside(text, ",", "Via")))
 
 
 @attrs.frozen

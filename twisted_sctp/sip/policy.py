@@ -42,13 +42,14 @@ import attrs
 from twisted.internet.interfaces import IReactorTime
 from twisted.python import usage
 
+from twisted_sctp.counters import Counters
 from twisted_sctp.sip.base import DEFAULT_PORT, Origin
 from twisted_sctp.transport.address import normalizeHost
 from twisted_sctp.sip.credentials import DigestAuthenticator, SIPDigestCredentials
 from twisted_sctp.sip.digest import ALGORITHMS, DigestError, DigestResponse, NonceCounts, NonceMint, challenges, parseCredentials
 from twisted_sctp.sip.message import BRANCH_MAGIC, SIPParseError, SIPRequest, SIPURI, parseURI, parseVia
 # The branch our forwarded requests carry, recomputed for loop detection.
-from twisted_sctp.sip.server import _branchFor
+from twisted_sctp.sip.flow import branchFor
 from twisted_sctp.sip.headers import canonicalName, splitOutside
 from twisted_sctp.sip.ratelimit import RateLimiter, SourceCounts, SourceWarnings
 
@@ -237,7 +238,7 @@ class RequestGuard:
         self._nextSweep = 0.0
 
     @property
-    def counters(self) -> Dict[str, int]:
+    def counters(self) -> Counters:
         """The server's counters, where ours go too."""
         return self._server.counters  # type: ignore[no-any-return]
 
@@ -286,20 +287,20 @@ class RequestGuard:
         source = origin.address[0]
         trusted = self.isTrusted(source)
         if self.limiter is not None and not trusted and not self.limiter.allow(source):
-            self.counters["rate_limited"] += 1
+            self.counters.count("rate_limited")
             self.warnings.warn(source, "rate limit: {source} sends more than {limit} requests per {window}s; refusing the excess",
                                limit=self.limiter.limit, window=self.limiter.window)
             if request.method == "ACK" or self.settings.rateAction == "drop":
                 return DROP
             return Verdict(503, "Rate Limited", (("Retry-After", str(self.limiter.retryAfter)),))
         if self._looped(request):
-            self.counters["loops_detected"] += 1
+            self.counters.count("loops_detected")
             return Verdict(482)
         if self.authenticator is None:
             return None
         self._sweep()
         if trusted:
-            self.counters["trusted_requests"] += 1
+            self.counters.count("trusted_requests")
             return None
         kind = self._classify(request)
         if kind == _LOCAL:
@@ -395,7 +396,7 @@ class RequestGuard:
                 continue
             others = [(n, v) for n, v in request.headers if canonicalName(n) != "via"]
             then = SIPRequest(request.method, request.uri, [("Via", lines[j + 1])] + others)
-            if _branchFor(then) == via.branch:
+            if branchFor(then) == via.branch:
                 return True
         return False
 
@@ -412,7 +413,7 @@ class RequestGuard:
             # Never challenged (RFC 3261 22.1): they follow an INVITE or nothing.
             if self._followsRelayed(request):
                 return None
-            self.counters["relay_refused"] += 1
+            self.counters.count("relay_refused")
             self.warnings.warn(source, "relay refused: {method} from {source} for {uri} follows no authorised INVITE", method=request.method, uri=request.uri[:80])
             return DROP if request.method == "ACK" else Verdict(403, "Relay Denied")
         header = "authorization" if registrar else "proxy-authorization"
@@ -421,25 +422,25 @@ class RequestGuard:
             try:
                 digest = parseCredentials(value)
             except DigestError as e:
-                self.counters["auth_malformed"] += 1
+                self.counters.count("auth_malformed")
                 self.warnings.warn(source, "malformed {header} from {source}: {reason}", header=header, reason=e.reason)
                 return Verdict(400, "Malformed Authorization")
             if digest.realm == self.realm:
                 mine.append(digest)
         if not mine:
-            self.counters["auth_challenges"] += 1
+            self.counters.count("auth_challenges")
             if not registrar:
-                self.counters["relay_challenged"] += 1
+                self.counters.count("relay_challenged")
             return self._challenge(registrar)
         digest = mine[0]
         if digest.algorithm.upper() not in self.settings.algorithms:
-            self.counters["auth_malformed"] += 1
+            self.counters.count("auth_malformed")
             return Verdict(400, "Unsupported Digest Algorithm")
         if (digest.qop or "").lower() != "auth":
-            self.counters["auth_malformed"] += 1
+            self.counters.count("auth_malformed")
             return Verdict(400, "Digest qop=auth Required")
         if not self._sameURI(digest.uri, request.uri):
-            self.counters["auth_malformed"] += 1
+            self.counters.count("auth_malformed")
             return Verdict(400, "Digest URI Mismatch")
         d = self.authenticator.verify(SIPDigestCredentials(digest, request.method))  # type: ignore[union-attr]
         outcome: List[Any] = []
@@ -452,7 +453,7 @@ class RequestGuard:
         if outcome:
             return self._decide(request, origin, registrar, digest, outcome[0] is True)
         # A checker that answers later: decide then, and handle the request again.
-        self.counters["auth_pending"] += 1
+        self.counters.count("auth_pending")
         d.addCallback(lambda ok: self._resume(request, origin, self._decide(request, origin, registrar, digest, ok is True)))
         return DROP
 
@@ -476,17 +477,17 @@ class RequestGuard:
     def _decide(self, request: SIPRequest, origin: Origin, registrar: bool, digest: DigestResponse, ok: bool) -> Optional[Verdict]:
         source = origin.address[0]
         if not ok:
-            self.counters["auth_failures"] += 1
+            self.counters.count("auth_failures")
             failures = self.failures.add(source)
             self.warnings.warn(source, "authentication failed: user {user!r} from {source} (realm {realm}; {failures} failure(s) from it)",
                                user=digest.username[:64], realm=self.realm, failures=failures)
             return Verdict(403, "Forbidden")
         issued = self.mint.issuedAt(digest.nonce)
         if issued is None or not self.mint.isFresh(issued):
-            self.counters["auth_stale"] += 1
+            self.counters.count("auth_stale")
             return self._challenge(registrar, stale=True)
         if not self.nonceCounts.use(digest.nonce, issued, digest.nc):
-            self.counters["auth_replays"] += 1
+            self.counters.count("auth_replays")
             self.warnings.warn(source, "replayed Digest nonce-count from {source} for user {user!r}", user=digest.username[:64])
             return self._challenge(registrar, stale=True)
         if registrar:
@@ -500,10 +501,10 @@ class RequestGuard:
         except SIPParseError:
             aor = None
         if aor is None or not self._isLocal(aor, port=False) or not self._owns(user, aor.user):
-            self.counters["aor_denied"] += 1
+            self.counters.count("aor_denied")
             self.warnings.warn(source, "REGISTER refused: user {user!r} from {source} may not bind {aor}", user=user[:64], aor=(to.uri if to else "")[:80])
             return Verdict(403, "Not Your Address-of-Record")
-        self.counters["auth_ok"] += 1
+        self.counters.count("auth_ok")
         return None
 
     def _owns(self, user: str, aorUser: Optional[str]) -> bool:
@@ -516,11 +517,11 @@ class RequestGuard:
         except SIPParseError:
             uri = None
         if uri is None or not self._isLocal(uri, port=False) or not self._owns(user, uri.user):
-            self.counters["relay_refused"] += 1
+            self.counters.count("relay_refused")
             self.warnings.warn(source, "relay refused: user {user!r} from {source} sent as {sender}", user=user[:64], sender=(sender.uri if sender else "")[:80])
             return Verdict(403, "From Identity Mismatch")
-        self.counters["auth_ok"] += 1
-        self.counters["relay_authorized"] += 1
+        self.counters.count("auth_ok")
+        self.counters.count("relay_authorized")
         # Consumed (RFC 3261 22.3): the next hop does not see our credentials.
         request.removeHeader("Proxy-Authorization")
         if request.method == "INVITE":

@@ -37,8 +37,6 @@ multihomed server are the same AOR.
 
 from __future__ import annotations
 
-import collections
-import hashlib
 from typing import Any, Dict, Iterable, Optional, Tuple
 
 from zope.interface import implementer
@@ -46,42 +44,40 @@ from zope.interface import implementer
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from twisted_sctp.sip.headers import canonicalName, splitOutside
-from twisted_sctp.transport.address import normalizeHost
-from twisted_sctp.transport.registry import AssociationState
-from twisted_sctp.sip.transport import (
-    DEFAULT_PORT, SCTP, UDP, Destination, ISIPReceiver, Origin, SIPTransport,
-    decodeFlowToken, encodeFlowToken, stableTag, viaDestination,
-)
+from twisted_sctp.counters import Counters
+from twisted_sctp.sip.edit import popVia, prependVia, removeFirstRoute, setMaxForwards, strictRoute
+from twisted_sctp.sip.flow import branchFor, encodeFlowToken, replyTag
+from twisted_sctp.sip.message import NameAddr, SIPParseError, SIPRequest, SIPResponse, SIPURI, parseURI
 from twisted_sctp.sip.registrar import Binding, Registrar, RegistrarError, ServerSettings
-from twisted_sctp.sip.message import (
-    BRANCH_MAGIC, NameAddr, SIPParseError, SIPRequest, SIPResponse, SIPURI,
-    parseURI, popVia, prependVia,
-)
+from twisted_sctp.sip.transport import DEFAULT_PORT, SCTP, UDP, ISIPReceiver, Origin, SIPTransport
+from twisted_sctp.transport.address import normalizeHost
 
-__all__ = ["ALLOW", "Binding", "Registrar", "RegistrarError", "SIPServer", "ServerSettings"]
+__all__ = ["ALLOW", "Binding", "Registrar", "RegistrarError", "SIPServer", "ServerCounters", "ServerSettings"]
 
 #: The methods listed in Allow (we proxy any method; these we know).
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, MESSAGE, REFER"
 
 
-#: The header lines a stateless reply's To tag is made from.
-_TAG_HEADERS = frozenset({"via", "from", "call-id"})
-
 #: What a 200 to OPTIONS says besides the copied lines (and Server).
 _OPTIONS_HEADERS = (("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", ""))
 
 
-def _branchFor(request: SIPRequest) -> str:
+class ServerCounters(Counters):
     """
-    The branch of our Via on a forwarded request: a hash of what identifies
-    the incoming transaction but not its method, so that a CANCEL (and the
-    ACK of a non-2xx) gets the same branch as its INVITE (RFC 3261 16.11).
+    What the server did; C{replies_<code>} are counted for every status we
+    answered but 200.
     """
-    cseq = request.cseq
-    seed = [request.getHeader("via") or "", request.callID or "", request.fromTag or "", str(cseq.number if cseq else ""), request.uri]
-    digest = hashlib.sha256("\0".join(seed).encode("utf-8", "surrogateescape")).hexdigest()
-    return BRANCH_MAGIC + "ts" + digest[:30]
+
+    options_answered: int
+    registrations: int
+    register_errors: int
+    requests_forwarded: int
+    forward_failed: int
+    responses_forwarded: int
+    responses_absorbed: int
+    responses_not_ours: int
+    responses_unroutable: int
+    acks_absorbed: int
 
 
 @implementer(ISIPReceiver)
@@ -91,7 +87,7 @@ class SIPServer:
 
     @ivar transport: the L{SIPTransport} we answer and forward through.
     @ivar registrar: the L{Registrar}.
-    @ivar counters: what we did, by name (see L{asDict}).
+    @ivar counters: the L{ServerCounters}.
     """
 
     log = Logger()
@@ -107,7 +103,7 @@ class SIPServer:
         self._clock = clock
         self.settings = settings if settings is not None else ServerSettings()
         self.registrar = registrar if registrar is not None else Registrar(clock, self.settings)
-        self.counters: Dict[str, int] = collections.Counter()
+        self.counters = ServerCounters()
         #: The security decision on each request (L{twisted_sctp.sip.policy.RequestGuard}), if any.
         self.guard: Optional[Any] = None
 
@@ -119,7 +115,7 @@ class SIPServer:
             C{responses_absorbed}, C{forward_failed}, plus the gauges
             C{bindings} and C{aors}.
         """
-        out = dict(self.counters)
+        out = self.counters.asDict()
         out["bindings"] = len(self.registrar)
         out["aors"] = self.registrar.aors
         if self.guard is not None:
@@ -138,15 +134,12 @@ class SIPServer:
 
     def _reply(self, request: SIPRequest, origin: Origin, code: int, reason: Optional[str] = None, headers: Iterable[Tuple[str, str]] = ()) -> None:
         if request.method == "ACK":
-            self.counters["acks_absorbed"] += 1
+            self.counters.acks_absorbed += 1
             return
         extra = list(headers) + [("Server", self.settings.serverName)]
-        # From the raw top Via, From and Call-ID lines: stable across
-        # retransmissions, and one pass over the headers.
-        tag = stableTag(*[value for name, value in request.headers if canonicalName(name) in _TAG_HEADERS])
-        self.transport.sendReply(request, origin, code, reason, extra, toTag=tag if code > 100 else None)
-        if code not in (200,):
-            self.counters["replies_{}".format(code)] += 1
+        self.transport.sendReply(request, origin, code, reason, extra, toTag=replyTag(request) if code > 100 else None)
+        if code != 200:
+            self.counters.count("replies_{}".format(code))
 
     # -- requests --------------------------------------------------------
 
@@ -162,7 +155,7 @@ class SIPServer:
                 return
         routes = request.routes if request.hasHeader("route") else []
         if routes and self._isOurRoute(routes[0]):
-            self._removeFirstRoute(request)
+            removeFirstRoute(request)
             routes = request.routes
         if routes:
             self._forward(request, origin, parseURI(routes[0].uri) if routes[0].uri.lower().startswith(("sip:", "sips:")) else None)
@@ -196,18 +189,8 @@ class SIPServer:
             return False
         return self._isLocalURI(uri)
 
-    def _removeFirstRoute(self, request: SIPRequest) -> None:
-        for i, (name, value) in enumerate(request.headers):
-            if name.lower() == "route":
-                rest = splitOutside(value, ",", "Route")[1:]
-                if rest:
-                    request.headers[i] = (name, ",".join(r.strip(" \t") for r in rest))
-                else:
-                    del request.headers[i]
-                return
-
     def _options(self, request: SIPRequest, origin: Origin) -> None:
-        self.counters["options_answered"] += 1
+        self.counters.options_answered += 1
         self._reply(request, origin, 200, headers=_OPTIONS_HEADERS)
 
     def _register(self, request: SIPRequest, origin: Origin) -> None:
@@ -217,10 +200,10 @@ class SIPServer:
         try:
             bindings = self.registrar.register(aor, request.contacts, request.expires, request.callID, request.cseq.number, origin)
         except RegistrarError as e:
-            self.counters["register_errors"] += 1
+            self.counters.register_errors += 1
             self._reply(request, origin, e.code, e.reason, e.headers)
             return
-        self.counters["registrations"] += 1
+        self.counters.registrations += 1
         if self.guard is not None:
             self.guard.registered(aor, bindings)
         now = self._clock.seconds()
@@ -238,15 +221,12 @@ class SIPServer:
             else:
                 self._reply(request, origin, 483)
             return
-        branch = _branchFor(request)
+        branch = branchFor(request)
         if binding is not None:
             request.uri = binding.contact.uri
         routes = request.routes
         if routes and nextHop is not None and not nextHop.lr:
-            # 16.6 step 6: the next hop is a strict router.
-            self._removeFirstRoute(request)
-            request.addHeader("Route", "<{}>".format(request.uri))
-            request.uri = routes[0].uri
+            strictRoute(request, routes[0].uri)
         if nextHop is None or nextHop.scheme != "sip":
             self._reply(request, origin, 416 if nextHop is None else 503, None if nextHop is None else "TLS Not Supported")
             return
@@ -265,16 +245,16 @@ class SIPServer:
         if destination is None:
             self._reply(request, origin, 503, "No Route")
             return
-        request.setHeader("Max-Forwards", str(maxForwards - 1 if maxForwards is not None else 70))
+        setMaxForwards(request)
         params: Dict[str, Optional[str]] = {}
         if origin.association is not None and origin.association.id:
             params["i"] = encodeFlowToken(origin.association.id, origin.listener)
         host, port = self.transport.localAddress(destination.listener)
         prependVia(request, host, port, branch, transport=destination.transport, extraParams=params)
         if self.transport.send(request, destination):
-            self.counters["requests_forwarded"] += 1
+            self.counters.requests_forwarded += 1
             return
-        self.counters["forward_failed"] += 1
+        self.counters.forward_failed += 1
         popVia(request)
         self._reply(request, origin, 503, "Forwarding Failed")
 
@@ -297,27 +277,18 @@ class SIPServer:
         vias = response.vias
         ours = vias[0]
         if not self.transport.isLocal(ours.host, ours.port, self.settings.domains):
-            self.counters["responses_not_ours"] += 1
+            self.counters.responses_not_ours += 1
             self.log.debug("dropped a response whose top Via {via} is not ours", via=str(ours))
             return
         popVia(response)
         if len(vias) < 2:
-            self.counters["responses_absorbed"] += 1
+            self.counters.responses_absorbed += 1
             return
         nextVia = vias[1]
-        destination = None
-        token = decodeFlowToken(ours.params.get("i"))
-        if token is not None and nextVia.transport == SCTP and token[1] < len(self.transport.listeners):
-            assoc = self.transport.listeners[token[1]].sctp.registry.byID(token[0])
-            if assoc is not None and assoc.state != AssociationState.CLOSED:
-                destination = Destination(SCTP, token[1], assoc.peer.paths()[0], assoc)
+        destination = self.transport.replyDestination(response, token=ours.params.get("i"), hint=origin.listener)
         if destination is None:
-            target = viaDestination(nextVia)
-            if target is not None:
-                destination = self.transport.route(target[0], target[1], origin.listener)
-        if destination is None:
-            self.counters["responses_unroutable"] += 1
+            self.counters.responses_unroutable += 1
             self.transport.warn("cannot route a response to Via {via}", via=str(nextVia))
             return
         if self.transport.send(response, destination):
-            self.counters["responses_forwarded"] += 1
+            self.counters.responses_forwarded += 1

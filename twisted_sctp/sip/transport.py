@@ -29,17 +29,17 @@ closed, it goes to the address of the top Via (C{received}, C{rport},
 sent-by; RFC 3261 18.2.2).  The port applies C{send_retries} and
 C{send_ttl}.
 
-L{DatagramAdapter} runs an application written for UDP datagrams
-(C{twisted.protocols.sip.Base}, C{Proxy}, C{RegisterProxy}:
-C{datagramReceived(data, addr)} and C{transport.write(data, addr)}) over
-SCTP unchanged: each SCTP message is one datagram from the peer's
-C{(host, port)}, and C{write(data, addr)} sends one message on the
-association to that peer, opening one if there is none.
+This is the only SIP module that knows SCTP associations: it answers "is
+this origin still open?" (L{SIPTransport.isOpen}), "where does this flow
+token go?" (L{SIPTransport.flowDestination}) and "where does this reply
+go?" (L{SIPTransport.replyDestination}, the one place replies are routed),
+and keeps RFC 5626 keep-alives (L{keepAlive}, also used by the datagram
+adapter of L{twisted_sctp.sip.adapter}).
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
 import attrs
 
@@ -48,28 +48,99 @@ from twisted.internet.interfaces import IReactorUDP
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 from twisted.logger import Logger
 
-from twisted_sctp.sip.adapter import DatagramAdapter, SCTPDatagramTransport, listenDatagramSCTP, rewriteTopVia
+from twisted_sctp.counters import Counters
 from twisted_sctp.sip.base import (
     _SEND_ERRORS, DEFAULT_PORT, SCTP, UDP, Destination, ISIPReceiver, Origin, SIPSettings,
-    SIPStats, _snippet, _WarningLimiter, decodeFlowToken, encodeFlowToken, stableTag,
-    viaDestination,
+    SIPStats, _snippet, _WarningLimiter, viaDestination,
 )
-from twisted_sctp.sip.headers import splitOutside
-from twisted_sctp.transport.address import HostPort, familyOf, normalizeHost
-from twisted_sctp.transport.registry import Association, AssociationState
-from twisted_sctp.transport.options import SCTPOptions
-from twisted_sctp.transport.port import SCTPMessage, SCTPPort
+from twisted_sctp.sip.edit import fixTopVia
+from twisted_sctp.sip.flow import decodeFlowToken, encodeFlowToken, stableTag
+from twisted_sctp.sip.headers import Via
 from twisted_sctp.sip.message import (
     KEEPALIVE_PING, KEEPALIVE_PONG, LocalSIPError, SIPMessage, SIPParseError, SIPRequest,
-    SIPResponse, makeErrorResponse, makeResponse, parseMessage, responseBytes,
+    SIPResponse, makeErrorResponse, makeResponse,
 )
+from twisted_sctp.sip.parser import parseMessage
+from twisted_sctp.transport.address import HostPort, familyOf, normalizeHost
+from twisted_sctp.transport.options import SCTPOptions
+from twisted_sctp.transport.port import SCTPMessage, SCTPPort
 
 __all__ = [
-    "DEFAULT_PORT", "SCTP", "UDP", "DatagramAdapter", "Destination", "ISIPReceiver",
-    "Listener", "Origin", "SCTPDatagramTransport", "SIPSettings", "SIPStats",
-    "SIPTransport", "decodeFlowToken", "encodeFlowToken", "listenDatagramSCTP",
-    "rewriteTopVia", "stableTag", "viaDestination",
+    "DEFAULT_PORT", "SCTP", "UDP", "Destination", "ISIPReceiver", "Listener", "Origin",
+    "SIPSettings", "SIPStats", "SIPTransport", "chooseListener", "decodeFlowToken",
+    "encodeFlowToken", "isOpen", "keepAlive", "stableTag", "viaDestination",
 ]
+
+
+def _topVia(message: SIPMessage) -> Optional[Via]:
+    """@return: the top Via of C{message}, or C{None} if it has none or it is malformed."""
+    try:
+        return message.topVia
+    except SIPParseError:
+        return None
+
+
+def isOpen(association: Any) -> bool:
+    """
+    @return: whether C{association} (a record of the port's registry, or
+        C{None}) can be sent on now: it came up and has not closed.
+    """
+    return association is not None and bool(association.isOpen())
+
+
+def chooseListener(
+    ports: Sequence[SCTPPort], address: HostPort, hint: Optional[int] = None, usable: Optional[Sequence[int]] = None
+) -> Optional[Tuple[int, Optional[Any]]]:
+    """
+    Choose the SCTP port to send to C{address} from: one whose registry
+    knows that peer (with its association while open), else C{hint}, else
+    the first of C{address}'s family, else the first.
+
+    @param usable: the indexes of the ports that may be chosen (default:
+        all).
+    @return: C{(index, open association or None)}, or C{None} if no port
+        may be chosen.
+    """
+    indexes = range(len(ports)) if usable is None else usable
+    if not indexes:
+        return None
+    for index in indexes:
+        known = ports[index].registry.byPeer(address)
+        if known is not None:
+            return index, known if known.isOpen() else None
+    if hint is not None and hint in indexes:
+        return hint, None
+    family = familyOf(address[0])
+    return next((i for i in indexes if ports[i].family == family), indexes[0]), None
+
+
+def keepAlive(
+    data: bytes, counters: Counters, pingPong: bool, dropCRLF: bool, pong: Optional[Callable[[bytes], bool]]
+) -> bool:
+    """
+    RFC 5626 keep-alives, the one place they are handled: a message that is
+    exactly CRLFCRLF is answered with a CRLF message through C{pong} (when
+    C{pingPong} and there is a C{pong}; else counted as
+    C{keepalive_unanswered}); a lone CRLF is dropped quietly when
+    C{dropCRLF}.  Counted in C{counters} (C{keepalive_pings},
+    C{keepalive_pongs}, C{lone_crlf}).
+
+    @param pong: sends its argument back where C{data} came from; returns
+        whether it was sent.
+    @return: whether C{data} was a keep-alive (and so not a message).
+    """
+    if data == KEEPALIVE_PING:
+        counters.count("keepalive_pings")
+        if pingPong and pong is not None:
+            if pong(KEEPALIVE_PONG):
+                counters.count("keepalive_pongs")
+        else:
+            counters.drop("keepalive_unanswered")
+        return True
+    if data == KEEPALIVE_PONG and dropCRLF:
+        counters.count("lone_crlf")
+        return True
+    return False
 
 
 @attrs.define(eq=False)
@@ -226,8 +297,10 @@ class SIPTransport:
         except ValueError:
             host = host.lower()
         for listener in self.listeners:
-            hostMatch = host in listener.hosts or host in extraHosts or any(h in ("0.0.0.0", "::") for h in listener.hosts)
-            if hostMatch and (port is None or port == listener.port):
+            sctp = listener.sctp
+            hosts = sctp.interfaces
+            hostMatch = host in hosts or host in extraHosts or "0.0.0.0" in hosts or "::" in hosts
+            if hostMatch and (port is None or port == sctp.boundPort):
                 return True
         return False
 
@@ -240,7 +313,7 @@ class SIPTransport:
         """
         Choose the listener to send to C{address} from: one with an
         association to it, else C{hint} if it can reach that family, else the
-        first that can.
+        first that can (L{chooseListener}).
 
         @return: the L{Destination}, or C{None} if no listener can send
             there over C{transport}.
@@ -249,16 +322,70 @@ class SIPTransport:
             address = (normalizeHost(address[0].strip("[]")), int(address[1]))
         except ValueError:
             return None
-        usable = [entry for entry in self.listeners if (entry.udp is not None if transport == UDP else transport == SCTP) and entry.reaches(address[0])]
-        if not usable:
+        usable = [entry.index for entry in self.listeners if (entry.udp is not None if transport == UDP else transport == SCTP) and entry.reaches(address[0])]
+        if transport == UDP:
+            if not usable:
+                return None
+            return Destination(UDP, hint if hint in usable else usable[0], address)
+        chosen = chooseListener([entry.sctp for entry in self.listeners], address, hint, usable)
+        if chosen is None:
             return None
-        if transport == SCTP:
-            for entry in usable:
-                assoc = entry.sctp.registry.byPeer(address)
-                if assoc is not None:
-                    return Destination(SCTP, entry.index, address, assoc)
-        chosen = next((entry for entry in usable if entry.index == hint), usable[0])
-        return Destination(transport, chosen.index, address)
+        return Destination(SCTP, chosen[0], address, chosen[1])
+
+    def isOpen(self, origin: Origin) -> bool:
+        """
+        @return: whether the association C{origin} came on is open (where
+            replies to it go); C{False} for UDP.
+        """
+        return origin.transport == SCTP and isOpen(origin.association)
+
+    def flowDestination(self, token: Optional[str]) -> Optional[Destination]:
+        """
+        @param token: the C{i} parameter of our Via (L{encodeFlowToken}).
+        @return: the open association it names, or C{None}.
+        """
+        decoded = decodeFlowToken(token)
+        if decoded is None or decoded[1] >= len(self.listeners):
+            return None
+        assocID, index = decoded
+        assoc = self.listeners[index].sctp.registry.byID(assocID)
+        if assoc is None or not assoc.isOpen():
+            return None
+        return Destination(SCTP, index, assoc.peer.paths()[0], assoc)
+
+    def replyDestination(
+        self, response: SIPMessage, origin: Optional[Origin] = None, token: Optional[str] = None, hint: Optional[int] = None
+    ) -> Optional[Destination]:
+        """
+        Where C{response} goes: the one place replies are routed.
+
+          1. On the association named by C{token} (our Via's C{i}, for a
+             response we forward over SCTP), while it is open;
+          2. else on the association of C{origin} (for our answer to a
+             request from there), while it is open;
+          3. else to the address of the response's top Via (RFC 3261 18.2.2
+             with RFC 3581: C{received}, C{rport}, sent-by), from C{hint}'s
+             listener where it can (else C{origin}'s).
+
+        @return: the L{Destination}, or C{None} where there is no way there.
+        """
+        if token is not None:
+            via = _topVia(response)
+            if via is not None and via.transport == SCTP:
+                destination = self.flowDestination(token)
+                if destination is not None:
+                    return destination
+        if origin is not None:
+            assoc = origin.association
+            if assoc is not None and origin.transport == SCTP and assoc.isOpen():
+                return origin.reply
+        via = _topVia(response)
+        target = viaDestination(via) if via is not None else None
+        if target is None:
+            return None
+        if hint is None and origin is not None:
+            hint = origin.listener
+        return self.route(target[0], target[1], hint)
 
     # -- receiving -------------------------------------------------------
 
@@ -267,16 +394,7 @@ class SIPTransport:
         One SCTP message or UDP datagram arrived: keep-alive, SIP message or
         garbage.
         """
-        if data == KEEPALIVE_PING:
-            self.stats.keepalive_pings += 1
-            if origin.transport == SCTP and self.settings.crlfPingPong and origin.association is not None:
-                if self._sendSCTP(origin.listener, KEEPALIVE_PONG, origin.association):
-                    self.stats.keepalive_pongs += 1
-            else:
-                self.stats.drop("keepalive_unanswered")
-            return
-        if data == KEEPALIVE_PONG and self.settings.crlfDrop:
-            self.stats.lone_crlf += 1
+        if len(data) <= 4 and self._keepAlive(data, origin):
             return
         try:
             message = parseMessage(data, self.settings.maxHeaderBytes)
@@ -293,14 +411,23 @@ class SIPTransport:
             self.stats.responses_in += 1
             self._deliver(message, origin)
             return
-        missing = [name for name, canonical in _REQUIRED if canonical not in present]
-        if missing:
+        if "from" not in present or "to" not in present or "call-id" not in present or "cseq" not in present:
+            missing = [name for name, canonical in _REQUIRED if canonical not in present]
             error = SIPParseError("missing {} header".format(", ".join(missing)), 400, message.headers, message.method)
             self._malformed(error, origin, data)
             return
         self.stats.requests_in += 1
-        self._fixTopVia(message, origin)
+        fixTopVia(message, *origin.address)
         self._deliver(message, origin)
+
+    def _keepAlive(self, data: bytes, origin: Origin) -> bool:
+        """L{keepAlive}, the pong going back on C{origin}'s association."""
+        assoc = origin.association
+        pong: Optional[Callable[[bytes], bool]] = None
+        if origin.transport == SCTP and assoc is not None:
+            pong = lambda data: self._sendSCTP(origin.listener, data, assoc)  # noqa: E731
+        settings = self.settings
+        return keepAlive(data, self.stats, settings.crlfPingPong, settings.crlfDrop, pong)
 
     def _deliver(self, message: SIPMessage, origin: Origin) -> None:
         receiver = self.receiver
@@ -349,48 +476,22 @@ class SIPTransport:
         source = "{} {}:{}{}".format(origin.transport, origin.address[0], origin.address[1], " (association {})".format(assoc.id or assoc.assocID) if assoc is not None else "")
         self.warn(text, source=source, **fields)
 
-    def _fixTopVia(self, request: SIPRequest, origin: Origin) -> None:
-        """
-        Add C{received} (and C{rport} if asked for) to the top Via.
-        """
-        via = request.topVia
-        if via is None:
-            return
-        host, port = origin.address
-        params = via.params
-        if "rport" in params and params["rport"] is None:
-            params = dict(params, rport=str(port), received=host)
-        else:
-            sentBy = via.host
-            try:
-                sentBy = normalizeHost(sentBy)
-            except ValueError:
-                pass
-            if sentBy == host:
-                return
-            params = dict(params, received=host)
-        fixed = attrs.evolve(via, params=params)
-        for i, (name, value) in enumerate(request.headers):
-            if name.lower() in ("via", "v"):
-                pieces = splitOutside(value, ",", "Via")
-                pieces[0] = str(fixed)
-                request.headers[i] = (name, ",".join(p.strip(" \t") for p in pieces))
-                return
-
     # -- sending ---------------------------------------------------------
 
     def sendResponse(self, response: SIPResponse, origin: Origin) -> bool:
         """
-        Send C{response} to the request that came from C{origin}: on its
-        association while we know it open, else to the top Via's address.
+        Send C{response} to the request that came from C{origin}
+        (L{replyDestination}: on its association while we know it open,
+        else to the top Via's address).
 
         @return: whether the message was handed to the kernel (or queued).
         """
-        assoc = self._openAssociation(origin)
-        if assoc is not None:
-            return self.send(response, Destination(SCTP, origin.listener, origin.address, assoc))
-        destination = self._viaDestination(origin, response, response.code)
-        return destination is not None and self.send(response, destination)
+        destination = self.replyDestination(response, origin)
+        if destination is None:
+            self.stats.drop("no_route")
+            self.warn("cannot send a {code} response to Via {via}: its association has ended and the Via names no address we can reach", code=response.code, via=str(_topVia(response)))
+            return False
+        return self.send(response, destination)
 
     def sendReply(
         self,
@@ -402,58 +503,20 @@ class SIPTransport:
         toTag: Optional[str] = None,
     ) -> bool:
         """
-        Answer C{request} (from C{origin}) statelessly: what
+        Answer C{request} (from C{origin}) statelessly:
         C{sendResponse(makeResponse(request, code, reason, extraHeaders,
-        toTag=toTag), origin)} sends, without building the response.
+        toTag=toTag), origin)}.
 
         @return: whether the message was handed to the kernel (or queued).
         @raise SIPParseError: the request's To header is malformed.
         """
         try:
-            data = responseBytes(request, code, reason, extraHeaders, toTag=toTag)
+            response = makeResponse(request, code, reason, extraHeaders, toTag=toTag)
         except LocalSIPError as e:
             self.stats.drop("unserializable")
             self.log.warn("cannot serialise a SIP message: {err}", err=e)
             return False
-        assoc = self._openAssociation(origin)
-        if assoc is not None:
-            sent = self._sendSCTP(origin.listener, data, assoc)
-        else:
-            # The response's top Via is the request's: its lines are copied.
-            destination = self._viaDestination(origin, request, code)
-            sent = destination is not None and self.send(data, destination)
-        if sent:
-            self.stats.responses_out += 1
-        return sent
-
-    def _openAssociation(self, origin: Origin) -> Optional[Association]:
-        """
-        @return: the association a message from C{origin} came on, while we
-            know it open (where its responses go), else C{None}.
-        """
-        assoc = origin.association
-        if origin.transport == SCTP and assoc is not None and assoc.state != AssociationState.CLOSED:
-            return assoc
-        return None
-
-    def _viaDestination(self, origin: Origin, message: SIPMessage, code: int) -> Optional[Destination]:
-        """
-        @return: where a response to the request from C{origin} goes when
-            not on its association: the address of C{message}'s top Via (RFC
-            3261 18.2.2 with RFC 3581: received and rport were filled in on
-            receipt), or C{None} (counted and logged) if there is no way
-            there.
-        """
-        try:
-            via = message.topVia
-        except SIPParseError:
-            via = None
-        target = viaDestination(via) if via is not None else None
-        destination = None if target is None else self.route(target[0], target[1], origin.listener)
-        if destination is None:
-            self.stats.drop("no_route")
-            self.warn("cannot send a {code} response to Via {via}: its association has ended and the Via names no address we can reach", code=code, via=str(via))
-        return destination
+        return self.sendResponse(response, origin)
 
     def send(self, message: Union[SIPMessage, bytes], destination: Destination) -> bool:
         """
@@ -475,7 +538,7 @@ class SIPTransport:
             sent = self._sendUDP(destination.listener, data, destination.address)
         else:
             assoc = destination.association
-            target: Any = assoc if assoc is not None and assoc.state != AssociationState.CLOSED else destination.address
+            target: Any = assoc if assoc is not None and assoc.isOpen() else destination.address
             sent = self._sendSCTP(destination.listener, data, target)
         if sent and not isinstance(message, bytes):
             if isinstance(message, SIPRequest):

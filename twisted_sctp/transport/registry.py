@@ -80,6 +80,13 @@ class Association:
     protocol: Any = None
     transport: Any = None
 
+    def isOpen(self) -> bool:
+        """
+        @return: whether messages can be sent on this association now: it
+            came up and has not closed (one shutting down still counts).
+        """
+        return self.upSeen and self.state is not AssociationState.CLOSED
+
     def hasPath(self, address: HostPort) -> bool:
         """
         @return: whether C{address} is one of the peer's addresses.

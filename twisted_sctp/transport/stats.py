@@ -6,10 +6,7 @@ ours (messages and bytes each way, drops by reason, queueing).
 
 from __future__ import annotations
 
-import collections
-from typing import Dict
-
-import attrs
+from twisted_sctp.counters import Counters
 
 #: Kamailio's counter names, in its order (the two computed ones last).
 KAMAILIO_COUNTERS = (
@@ -41,59 +38,46 @@ DROP_REASONS = (
 )
 
 
-@attrs.define
-class SCTPStats:
+class SCTPStats(Counters):
     """
     The counters of one port.  The two C{current_*} figures are computed
     from the registry, see L{twisted_sctp.transport.registry.AssociationRegistry}.
     """
 
-    established: int = 0
-    connect_failed: int = 0
-    local_reject: int = 0
-    remote_shutdown: int = 0
-    assoc_shutdown: int = 0
-    comm_lost: int = 0
-    sendq_full: int = 0
-    send_failed: int = 0
-    send_force_retry: int = 0
+    dropReasons = DROP_REASONS
+
+    established: int
+    connect_failed: int
+    local_reject: int
+    remote_shutdown: int
+    assoc_shutdown: int
+    comm_lost: int
+    sendq_full: int
+    send_failed: int
+    send_force_retry: int
     # ours
-    messages_in: int = 0
-    messages_out: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    notifications_in: int = 0
-    partial_reassembled: int = 0
-    autoclosed: int = 0
-    restarts: int = 0
-    outgoing_refused: int = 0
-    queued: int = 0
-    send_errors: int = 0
-    drops: Dict[str, int] = attrs.field(factory=lambda: collections.Counter())
+    messages_in: int
+    messages_out: int
+    bytes_in: int
+    bytes_out: int
+    notifications_in: int
+    partial_reassembled: int
+    autoclosed: int
+    restarts: int
+    outgoing_refused: int
+    queued: int
+    send_errors: int
 
-    def drop(self, reason: str, count: int = 1) -> None:
-        """
-        Count C{count} messages dropped for C{reason} (one of
-        L{DROP_REASONS}).
-        """
-        if reason not in DROP_REASONS:
-            raise ValueError("unknown drop reason {!r}".format(reason))
-        self.drops[reason] += count
-
-    def asDict(self, opened: int, tracked: int) -> dict[str, object]:
+    def asDict(self, opened: int, tracked: int) -> dict[str, object]:  # type: ignore[override]
         """
         @param opened: the open-association count (current_opened_connections).
         @param tracked: the tracked-association count, -1 while tracking is off.
-        @return: every counter by name; drops as C{drop_<reason>}.
+        @return: every counter by name, Kamailio's eleven first in its order;
+            drops as C{drop_<reason>}.
         """
-        out: dict[str, object] = {}
-        for name in KAMAILIO_COUNTERS[:-2]:
-            out[name] = getattr(self, name)
+        counted = super().asDict()
+        out: dict[str, object] = {name: counted.pop(name) for name in KAMAILIO_COUNTERS[:-2]}
         out["current_opened_connections"] = opened
         out["current_tracked_connections"] = tracked
-        for field in attrs.fields(SCTPStats):
-            if field.name not in out and field.name != "drops":
-                out[field.name] = getattr(self, field.name)
-        for reason in DROP_REASONS:
-            out["drop_" + reason] = self.drops.get(reason, 0)
+        out.update(counted)
         return out
