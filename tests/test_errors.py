@@ -171,4 +171,4 @@ class QuietAdminTests(AdminTestMixin, SynchronousTestCase):
         self.assertIsNone(server.transport)
         server = [ev.get("log_format") for ev in events if ev.get("cls") == "AdminProtocol" or "admin" in str(ev.get("log_namespace"))]
         self.assertEqual(server, [])
-        self.assertEqual(self.factory.connectionsTotal, 1)
+        self.assertEqual(self.factory.counters.connections_total, 1)

@@ -2,7 +2,7 @@
 """
 The one counter base: a set of named integer counters, read as attributes
 or by name, with messages dropped counted by reason, and one flat
-C{asDict} for the admin endpoint and the metrics.
+C{asDict} for the admin endpoint and the metrics::
 
     class PortCounters(Counters):
         dropReasons = ("oversize", "queue_full")

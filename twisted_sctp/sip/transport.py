@@ -5,7 +5,7 @@ SIP over SCTP (RFC 4168) on L{twisted_sctp.transport.port.SCTPPort}.
 L{SIPTransport} is the SIP transport layer of a server: it owns one or more
 listeners (an SCTP port each, plus an optional UDP socket on the same address
 and port for C{transport=udp} peers), turns every SCTP message into exactly
-one SIP message with L{twisted_sctp.sip.message.parseMessage}, and hands
+one SIP message with L{twisted_sctp.sip.parser.parseMessage}, and hands
 requests and responses to an L{ISIPReceiver} (the application, for example
 L{twisted_sctp.sip.server.SIPServer}) with their L{Origin}.
 
