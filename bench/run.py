@@ -108,6 +108,8 @@ def hostPart(preset: str) -> Dict[str, Any]:
             grind = runJSON([python, "-m", "bench.hostcost", "--json", "--repeat", "0", "--callgrind", "ours,floor"], 3600)
             cost["callgrind"] = grind.get("callgrind", grind)
     out["host_cost"] = cost
+    log("host: the user-space engine, engine to engine")
+    out["engine"] = runJSON([python, "-m", "bench.engine", "--json", "--n", "5000" if small else "20000"], 900)
     log("host: registry scale")
     sizes = "100,1000,10000" if small else "100,1000,10000,50000"
     out["scale"] = runJSON([python, "-m", "bench.scale", "--json", "--n", "10000", "--sizes", sizes], 1800)
