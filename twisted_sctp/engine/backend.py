@@ -228,6 +228,10 @@ class EngineBackend:
         self.udpListener = self._reactor.listenUDP(self.udpPort, carrier, interface=host)
         self.boundPort = sctpPort
         self._reading = True
+        _log.info(
+            "SCTP port {sctpPort} carried in UDP on {host}:{udpPort} (RFC 6951; peers we open: UDP port {encapPort})",
+            sctpPort=sctpPort, host=host, udpPort=self.boundUDPPort, encapPort=self.encapPort,
+        )
 
     @property
     def boundUDPPort(self) -> int:
