@@ -141,7 +141,7 @@ class EngineBackendTests(TestCase):
         """
         port = engineListen(self, srto_min=200, srto_initial=500)
         live = port.getOptions(live=True)
-        self.assertEqual((live["srto_min"], live["srto_initial"], live["autoclose"]), (200, 500, 0))
+        self.assertEqual((live["srto_min"], live["srto_initial"], live["autoclose"], live["socket_rcvbuf"]), (200, 500, 180, 0))
 
     def test_runtimeOptionReachesEngine(self) -> None:
         """
@@ -155,13 +155,34 @@ class EngineBackendTests(TestCase):
 
     def test_unsupportedOptionSaysSo(self) -> None:
         """
-        C{autoclose} cannot apply: at start-up a non-default value is a
-        warning; a run-time change reports "not-applicable".
+        C{socket_rcvbuf} cannot apply: set at start-up it is a warning.
         """
-        port = engineListen(self, autoclose=30)
-        self.assertEqual(port.warnings, ["autoclose=30 does not apply to the UDP engine (ignored)"])
-        change = port.setOption("autoclose", 60)
+        port = engineListen(self, socket_rcvbuf=65536)
+        self.assertEqual(port.warnings, ["socket_rcvbuf=65536 does not apply to the UDP engine (ignored)"])
+
+    def test_inapplicableRuntimeChange(self) -> None:
+        """
+        A run-time change of an option the backend lists as unsupported
+        reports "not-applicable" and reaches no backend.
+        """
+        port = engineListen(self)
+        port.backend.unsupportedOptions = frozenset({"srto_max"})  # type: ignore[attr-defined]
+        change = port.setOption("srto_max", 5000)
         self.assertEqual(change.appliesTo, APPLIES_NOT_APPLICABLE)
+        self.assertEqual(port.backend.endpoint.config.rtoMax, 60.0)  # type: ignore[attr-defined]
+
+    @defer.inlineCallbacks
+    def test_autoclose(self) -> Any:
+        """
+        With autoclose=1 an idle association is shut down after a second:
+        the protocol ends with "autoclose", and it is counted.
+        """
+        port = engineListen(self, autoclose=1)
+        self.assertEqual(port.getOptions(live=True)["autoclose"], 1)
+        yield EngineDriver().openPeer(self, port)
+        factory = port.factory
+        yield waitFor(lambda: factory.built[0].lost, timeout=10, what="the autoclose")
+        self.assertEqual((factory.built[0].lost[0].value.how, port.stats.autoclosed), ("autoclose", 1))
 
     def test_sendOnUnknownAssociation(self) -> None:
         """

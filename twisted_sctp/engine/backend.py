@@ -17,9 +17,10 @@ association it did not shut down itself enters the peer's shutdown states.
 Options: the protocol parameters (C{srto_*}, C{init_max_*}, C{asocmaxrxt},
 C{pathmaxrxt}, C{hbinterval}, C{sack_*}, C{max_burst}) become the
 endpoint's L{EngineConfig}; C{send_ttl} is PR-SCTP; C{socket_sndbuf} bounds
-each association's send queue; C{autoclose} and C{socket_rcvbuf} do not
-apply (L{UNSUPPORTED_OPTIONS}): set to anything but their defaults they give
-a warning at listen time, and a run-time change says it does not apply.
+each association's send queue; C{autoclose} shuts idle associations down
+(L{twisted_sctp.engine.idle}); C{socket_rcvbuf} does not apply
+(L{UNSUPPORTED_OPTIONS}): set at start-up it gives a warning, and a
+run-time change says it does not apply.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from twisted_sctp.engine.errors import EngineUsageError
 from twisted_sctp.engine.events import AssocChange, AssociationChanged, MessageReceived, PeerAddressChanged
 from twisted_sctp.engine.events import Event as EngineEvent
 from twisted_sctp.engine.events import SendFailed as EngineSendFailed
+from twisted_sctp.engine.idle import IdleCloser
 from twisted_sctp.engine.udp import SCTP_UDP_PORT, UDPCarrier
 from twisted_sctp.transport.address import HostPort, familyOf
 from twisted_sctp.transport.backend import AssociationGoneError, ISCTPBackend, ISCTPBackendSink
@@ -62,7 +64,7 @@ __all__ = ["EngineBackend", "UNSUPPORTED_OPTIONS", "engineConfig", "listenSCTPOv
 _log = Logger()
 
 #: Options the engine cannot apply (C{setOption} reports C{"not-applicable"}).
-UNSUPPORTED_OPTIONS = frozenset({"autoclose", "socket_rcvbuf"})
+UNSUPPORTED_OPTIONS = frozenset({"socket_rcvbuf"})
 
 #: The send queue bound of an association when C{socket_sndbuf} is 0.
 DEFAULT_SEND_BUFFER = 4 << 20
@@ -111,6 +113,7 @@ def _liveOptions(config: EngineConfig, options: SCTPOptions) -> Dict[str, int]:
     live = {name: 0 for name in OPTION_NAMES}
     live.update(
         socket_sndbuf=options.socket_sndbuf or DEFAULT_SEND_BUFFER,
+        autoclose=options.autoclose,
         srto_initial=ms(config.rtoInitial),
         srto_min=ms(config.rtoMin),
         srto_max=ms(config.rtoMax),
@@ -203,6 +206,7 @@ class EngineBackend:
         #: Associations whose first message was reported (with its paths).
         self._seen: Set[int] = set()
         self._stopped: Optional[defer.Deferred[None]] = None
+        self._idle = IdleCloser(reactor, 0, self._autoclose)
 
     # -- ISCTPBackend ----------------------------------------------------
 
@@ -218,6 +222,7 @@ class EngineBackend:
             self.bindFailures.append((extra, OSError(errno.EOPNOTSUPP, "the UDP engine has one address per endpoint")))
         sctpPort = port or random.randint(*_EPHEMERAL)
         self._sendBuffer = options.socket_sndbuf or DEFAULT_SEND_BUFFER
+        self._idle.seconds = options.autoclose
         try:
             config = engineConfig(options, self._baseConfig)
         except ValueError as e:
@@ -263,6 +268,7 @@ class EngineBackend:
             endpoint.send(a.assocID, payload, now, params.stream, params.ppid, params.unordered, ttl)
         except EngineUsageError as e:
             raise OSError(errno.EPIPE if a.state is not State.ESTABLISHED else errno.EINVAL, str(e)) from None
+        self._idle.touch(a.assocID, now)
         self._pump(now)
 
     def connect(self, paths: Sequence[HostPort]) -> int:
@@ -304,6 +310,8 @@ class EngineBackend:
         options = attrs.evolve(self._options, **{name: value})
         if name == "socket_sndbuf":
             self._sendBuffer = value or DEFAULT_SEND_BUFFER
+        elif name == "autoclose":
+            self._idle.setSeconds(value)
         else:
             try:
                 self.endpoint.config = engineConfig(options, self.endpoint.config)
@@ -344,6 +352,7 @@ class EngineBackend:
         if self._closed:
             return
         self.stopWriting()
+        self._idle.stop()
         self._closed = True
         if self.endpoint is not None:
             now = self._reactor.seconds()
@@ -390,11 +399,27 @@ class EngineBackend:
         self._localEnd.add(assocID)
         self._pump(now)
 
+    def _autoclose(self, assocID: int) -> None:
+        # Idle for autoclose seconds: a graceful shutdown that the layer
+        # reports as "autoclose" (no close was asked for, no SHUTDOWN seen).
+        if self._closed or self.endpoint is None:
+            return
+        try:
+            a = self.endpoint.association(assocID)
+        except EngineUsageError:
+            return
+        if a.state is not State.ESTABLISHED:
+            return
+        try:
+            self._end(assocID, graceful=True)
+        except OSError:
+            pass
+
     def _unsupported(self, options: SCTPOptions) -> List[str]:
         problems = []
         for name in sorted(UNSUPPORTED_OPTIONS):
             value = getattr(options, name)
-            if name == "autoclose" and value in (0, 180) or name == "socket_rcvbuf" and value == 0:
+            if value == 0:
                 continue
             problems.append("{}={} does not apply to the UDP engine (ignored)".format(name, value))
         return problems
@@ -439,6 +464,7 @@ class EngineBackend:
                 paths = (self._peerOf(event.assocID),)
             source = paths[0] if paths else self._peerOf(event.assocID)
             flags = UNORDERED if event.unordered else 0
+            self._idle.touch(event.assocID, sink.readTime or self._reactor.seconds())
             sink.dataReceived(DataReceived(event.assocID, event.data, event.stream, event.ppid, flags, source, paths))
             return
         if isinstance(event, AssociationChanged):
@@ -457,9 +483,11 @@ class EngineBackend:
         change = event.change
         if change in (AssocChange.COMM_UP, AssocChange.RESTART):
             self._seen.add(assocID)
+            self._idle.touch(assocID, self._reactor.seconds())
             reason = "comm_up" if change is AssocChange.COMM_UP else "restart"
             sink.eventReceived(AssociationUp(assocID, reason, peer, (peer,), event.inStreams, event.outStreams, native=event))
             return
+        self._idle.forget(assocID)
         local = assocID in self._localEnd
         peerEnded = assocID in self._peerEnd
         for known in (self._localEnd, self._peerEnd, self._seen):
