@@ -12,6 +12,10 @@ Reports messages per second each way (wall clock) and CPU microseconds per
 message (process time over the messages of both directions).
 
     python -m bench.engine --json --n 20000
+    scripts/with-sctp-kernel .venv/bin/python -m bench.engine --guest --n 5000
+
+With C{--guest} (in the SCTP kernel guest): a kernel SCTP port against an
+engine port over the kernel's UDP encapsulation, beside two kernel ports.
 """
 
 from __future__ import annotations
@@ -27,6 +31,40 @@ from zope.interface import implementer
 from twisted.internet.interfaces import IPushProducer
 
 PAYLOAD = bytes(range(256)) * 4
+#: The engine's UDP port when the kernel is the peer (net.sctp.encap_port).
+ENGINE_UDP = 9913
+KERNEL_UDP = 9899
+
+
+def guest(n: int) -> Dict[str, Any]:
+    """
+    In the SCTP kernel guest: a kernel SCTP port (encapsulated by the
+    kernel) against an engine port, beside kernel to kernel.  Sets the
+    encapsulation sysctls for the run and puts them back.
+    """
+    import subprocess
+
+    names = ("net.sctp.udp_port", "net.sctp.encap_port")
+    saved = [subprocess.run(["sysctl", "-n", name], capture_output=True, text=True).stdout.strip() for name in names]
+    out: Dict[str, Any] = {}
+    try:
+        out["kernel_to_kernel"] = runChild(n, "kernel-kernel")
+        subprocess.run(["sysctl", "-q", "-w", "net.sctp.udp_port={}".format(KERNEL_UDP), "net.sctp.encap_port={}".format(ENGINE_UDP)], check=True)
+        out["kernel_to_engine"] = runChild(n, "kernel-engine")
+    finally:
+        subprocess.run(["sysctl", "-q", "-w"] + ["{}={}".format(name, value or 0) for name, value in zip(names, saved)], check=False)
+    return out
+
+
+def runChild(n: int, mode: str) -> Dict[str, Any]:
+    # Each run in its own interpreter: a reactor runs only once.
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-m", "bench.engine", "--json", "--n", str(n), "--only", mode], capture_output=True, text=True, timeout=600)
+    if proc.returncode:
+        return {"error": proc.stderr[-800:]}
+    result: Dict[str, Any] = json.loads(proc.stdout)
+    return result[mode]
 
 
 @implementer(IPushProducer)
@@ -61,7 +99,7 @@ class _Blaster:
         self.paused = True
 
 
-def runLayer(n: int) -> Dict[str, Any]:
+def runLayer(n: int, kernelClient: bool = False, kernelServer: bool = False) -> Dict[str, Any]:
     from twisted.internet import reactor
     from twisted.internet.protocol import Factory, Protocol
 
@@ -87,10 +125,18 @@ def runLayer(n: int) -> Dict[str, Any]:
     class ClientSide(Counter):
         side = 1
 
+    from twisted_sctp import listenSCTP
+
     options = SCTPOptions(socket_sndbuf=256 * 1024, sack_delay=20)
-    server = listenSCTPOverUDP(reactor, 0, Factory.forProtocol(ServerSide), "127.0.0.1", options, udpPort=0)
-    backend: Any = server.backend
-    client = listenSCTPOverUDP(reactor, 0, Factory.forProtocol(ClientSide), "127.0.0.1", options, udpPort=0, encapPort=backend.boundUDPPort)
+    if kernelServer:
+        server = listenSCTP(reactor, 0, Factory.forProtocol(ServerSide), ["127.0.0.1"], options)
+    else:
+        server = listenSCTPOverUDP(reactor, 0, Factory.forProtocol(ServerSide), "127.0.0.1", options, udpPort=ENGINE_UDP if kernelClient else 0)
+    if kernelClient:
+        client = listenSCTP(reactor, 0, Factory.forProtocol(ClientSide), ["127.0.0.1"], options)
+    else:
+        backend: Any = server.backend
+        client = listenSCTPOverUDP(reactor, 0, Factory.forProtocol(ClientSide), "127.0.0.1", options, udpPort=0, encapPort=backend.boundUDPPort)
     started: Dict[str, float] = {}
 
     def up(protocol: Any) -> None:
@@ -113,8 +159,6 @@ def runLayer(n: int) -> Dict[str, Any]:
         "seconds": round(wall, 3),
         "messages_per_second_each_way": round(done / wall) if wall > 0 else None,
         "cpu_us_per_message": round(cpu * 1e6 / max(1, sum(got)), 1),
-        "retransmissions": sum(a.sender.retransmissions for p in (server, client)
-                               for a in p.backend.endpoint.associations() if a.sender is not None),  # type: ignore[attr-defined]
     }
 
 
@@ -151,10 +195,19 @@ def runSansIO(n: int) -> Dict[str, Any]:
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=20000, help="messages each way")
-    parser.add_argument("--only", choices=["layer", "sansio"], default=None)
+    parser.add_argument("--only", choices=["layer", "sansio", "kernel-kernel", "kernel-engine"], default=None)
+    parser.add_argument("--guest", action="store_true", help="in the SCTP kernel guest: kernel to engine beside kernel to kernel")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     out: Dict[str, Any] = {"payload_bytes": len(PAYLOAD)}
+    if args.guest:
+        out.update(guest(args.n))
+        print(json.dumps(out, indent=2))
+        return 0
+    if args.only == "kernel-kernel":
+        out["kernel-kernel"] = runLayer(args.n, kernelClient=True, kernelServer=True)
+    if args.only == "kernel-engine":
+        out["kernel-engine"] = runLayer(args.n, kernelClient=True)
     if args.only in (None, "sansio"):
         out["sansio"] = runSansIO(args.n)
     if args.only in (None, "layer"):

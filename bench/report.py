@@ -203,6 +203,12 @@ def markdown(results: Dict[str, Any]) -> str:
             entry = engine.get(name) or {}
             lines.append("| {} | {} | {} | {} |".format(label, entry.get("messages_per_second_each_way"),
                                                       entry.get("cpu_us_per_message"), entry.get("complete")))
+        for name, label in (("kernel_to_engine", "guest: kernel SCTP port to engine port (UDP encapsulation)"),
+                            ("kernel_to_kernel", "guest: kernel SCTP port to kernel SCTP port")):
+            entry = (results.get("engine_guest") or {}).get(name) or {}
+            if entry:
+                lines.append("| {} | {} | {} | {} |".format(label, entry.get("messages_per_second_each_way"),
+                                                          entry.get("cpu_us_per_message"), entry.get("complete")))
         lines.append("")
     rows = results.get("targets") or []
     if rows:
