@@ -60,6 +60,9 @@ def targets(results: Dict[str, Any]) -> List[Dict[str, Any]]:
         "{} vs {} us".format(oursCPU, floorCPU))
     raw = _get(ours, "strace", "per_txn")
     excl = _get(ours, "strace", "per_txn_excl_clock")
+    row("engine: 1 KB messages/s each way on one association (host, engine to engine)",
+        _get(results, "engine", "layer", "messages_per_second_each_way"), 10000, ">=",
+        "sans-io: {}".format(_get(results, "engine", "sansio", "messages_per_second_each_way")))
     row("syscalls/txn under load (strace at the fixed rate, all calls)", raw, 2.5, "<=",
         "{} without clock_gettime/gettimeofday (vDSO calls on a normal kernel); Kamailio {} / {}".format(
             excl, _get(kam, "strace", "per_txn"), _get(kam, "strace", "per_txn_excl_clock")))
@@ -189,6 +192,23 @@ def markdown(results: Dict[str, Any]) -> str:
         lines.append("")
         for row in scale.get("port_comm_up") or []:
             lines.append("- port with {associations} associations: COMM_UP {comm_up_us} us, SHUTDOWN_COMP {shutdown_comp_us} us".format(**row))
+        lines.append("")
+    engine = results.get("engine") or {}
+    if engine:
+        lines.append("## User-space engine (host, engine to engine, one association, 1 KB messages both ways)")
+        lines.append("")
+        lines.append("| path | messages/s each way | CPU us/message | complete |")
+        lines.append("|---|---|---|---|")
+        for name, label in (("layer", "SCTPPort over EngineBackend, UDP loopback, reactor"), ("sansio", "two Endpoints in memory")):
+            entry = engine.get(name) or {}
+            lines.append("| {} | {} | {} | {} |".format(label, entry.get("messages_per_second_each_way"),
+                                                      entry.get("cpu_us_per_message"), entry.get("complete")))
+        for name, label in (("kernel_to_engine", "guest: kernel SCTP port to engine port (UDP encapsulation)"),
+                            ("kernel_to_kernel", "guest: kernel SCTP port to kernel SCTP port")):
+            entry = (results.get("engine_guest") or {}).get(name) or {}
+            if entry:
+                lines.append("| {} | {} | {} | {} |".format(label, entry.get("messages_per_second_each_way"),
+                                                          entry.get("cpu_us_per_message"), entry.get("complete")))
         lines.append("")
     rows = results.get("targets") or []
     if rows:

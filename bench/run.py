@@ -108,6 +108,8 @@ def hostPart(preset: str) -> Dict[str, Any]:
             grind = runJSON([python, "-m", "bench.hostcost", "--json", "--repeat", "0", "--callgrind", "ours,floor"], 3600)
             cost["callgrind"] = grind.get("callgrind", grind)
     out["host_cost"] = cost
+    log("host: the user-space engine, engine to engine")
+    out["engine"] = runJSON([python, "-m", "bench.engine", "--json", "--n", "5000" if small else "20000"], 900)
     log("host: registry scale")
     sizes = "100,1000,10000" if small else "100,1000,10000,50000"
     out["scale"] = runJSON([python, "-m", "bench.scale", "--json", "--n", "10000", "--sizes", sizes], 1800)
@@ -184,6 +186,12 @@ def main(argv: List[str]) -> int:
         results.update(hostPart(args.preset))
     if not args.skip_guest:
         results["guest"] = guestPart(args.preset, args.servers, args.guest_only, args.cpu)
+        log("guest: the user-space engine against kernel SCTP (one more boot)")
+        n = "2000" if args.preset in ("quick", "smoke") else "10000"
+        argv = [sys.executable, "-m", "bench.engine", "--guest", "--n", n]
+        if not (args.guest_only or hostHasSCTP()):
+            argv = [os.path.join(ROOT, "scripts", "with-sctp-kernel")] + argv
+        results["engine_guest"] = runJSON(argv, 1200)
     results["loadavg_after"] = loadavg()
     results["elapsed_s"] = round(time.time() - started, 1)
     results["targets"] = report.targets(results)

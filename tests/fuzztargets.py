@@ -20,6 +20,12 @@ Targets:
     L{twisted_sctp.testing.FakeKernel}: C{doRead}/C{doWrite} never raise,
     nothing is logged as an unexpected failure, and every complete message
     fed is delivered or counted as a drop.
+  - C{engine}: up to four SCTP packets (their CRC32c made right, so they
+    reach the chunk parser and the state machine, unless the first byte
+    asks for the bytes as they are) at a live association of the
+    user-space engine or from an unknown peer, then its timers run:
+    C{receiveDatagram} never raises, every packet is counted, and no more
+    than one association per peer exists.
 """
 
 from __future__ import annotations
@@ -356,9 +362,39 @@ def portTarget(data: bytes) -> None:
         raise AssertionError("negative open count")
 
 
+def engineTarget(data: bytes) -> None:
+    from twisted_sctp.engine import chunks as C
+    from twisted_sctp.engine.config import EngineConfig
+    from twisted_sctp.engine.testing import EnginePair
+
+    src = ByteSource(data)
+    p = EnginePair(EngineConfig(rtoMin=0.1, rtoInitial=0.2, rtoMax=0.5, hbInterval=1.0, assocMaxRetrans=3, maxInitRetransmits=2))
+    p.connect()
+    target = p.b
+    fed = 0
+    for _ in range(1 + src.uint(1) % 4):
+        if not src.remaining():
+            break
+        mode = src.uint(1)
+        assocs = target.associations()
+        vtag = (assocs[0].myTag if assocs else 1, 0, src.uint(4), 1)[mode % 4]
+        srcPort = src.choice([5060, 5060, 5061, 0])
+        body = src.blob(1500)
+        raw = body if mode & 0x80 else C.encodeRaw(srcPort, 5060, vtag, [body])
+        target.receiveDatagram(raw, src.choice(["10.0.0.1", "10.0.0.3"]), 9899, p.now)
+        fed += 1
+    p.run(limit=p.now + 5)
+    if target.stats["packets_in"] < fed:
+        raise AssertionError("{} packets fed, {} counted".format(fed, target.stats["packets_in"]))
+    peers = [a.peer for a in target.associations()]
+    if len(peers) != len(set(peers)):
+        raise AssertionError("two associations with one peer: {}".format(peers))
+
+
 TARGETS: Dict[str, Callable[[bytes], None]] = {
     "notifications": notificationsTarget,
     "options": optionsTarget,
     "sip": sipTarget,
     "port": portTarget,
+    "engine": engineTarget,
 }

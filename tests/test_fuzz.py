@@ -20,7 +20,7 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.internet.protocol import Factory
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.fuzztargets import TARGETS, _STRUCTS, notificationsTarget, optionsTarget, portTarget, sipTarget
+from tests.fuzztargets import TARGETS, _STRUCTS, engineTarget, notificationsTarget, optionsTarget, portTarget, sipTarget
 from twisted_sctp.kernel.constants import MSG_EOR, MSG_NOTIFICATION, NotificationType
 from twisted_sctp.error import OptionError
 from twisted_sctp.transport.options import OPTION_NAMES, SCTPOptions, changeOption
@@ -210,6 +210,21 @@ class PortReceiveFuzzTests(SynchronousTestCase):
         stats = port.stats
         self.assertLessEqual(len(delivered), stats.messages_in)
         self.assertGreaterEqual(stats.notifications_in, 1)
+
+
+class EngineTargetTests(SynchronousTestCase):
+    """
+    The C{engine} target: packets with a right CRC32c at a live engine
+    association or from an unknown peer never make it raise.
+    """
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.binary(max_size=2000))
+    def test_script(self, data: bytes) -> None:
+        """
+        A script of up to four packets decoded from arbitrary bytes.
+        """
+        engineTarget(data)
 
 
 class RegressionTests(SynchronousTestCase):

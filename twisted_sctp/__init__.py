@@ -27,6 +27,7 @@ from twisted_sctp.transport.events import SendParameters
 from twisted_sctp.transport.interfaces import IAssociationTransport, IMessageProtocol
 from twisted_sctp.transport.options import RuntimeChange, SCTPOptions
 from twisted_sctp.transport.port import AssociationTransport, SCTPEvent, SCTPMessage, SCTPPort, listenSCTP
+from twisted_sctp.engine.backend import EngineBackend, listenSCTPOverUDP
 
 __all__ = [
     "Association",
@@ -36,6 +37,7 @@ __all__ = [
     "AssociationState",
     "AssociationTransport",
     "ConnectError",
+    "EngineBackend",
     "IAssociationTransport",
     "IMessageProtocol",
     "ISCTPBackend",
@@ -53,4 +55,5 @@ __all__ = [
     "UnknownAssociationError",
     "UnknownOptionError",
     "listenSCTP",
+    "listenSCTPOverUDP",
 ]

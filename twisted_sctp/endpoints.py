@@ -363,10 +363,13 @@ class SCTPServerEndpoint:
             failing with C{CannotListenError} or
             L{twisted_sctp.error.SCTPUnavailableError}.
         """
+        return defer.execute(self._openPort, protocolFactory)
+
+    def _openPort(self, protocolFactory: IProtocolFactory) -> Any:
         from twisted_sctp import listenSCTP
 
         spec = self.spec
-        return defer.execute(listenSCTP, self._reactor, spec.port, protocolFactory, spec.interfaces, spec.options)
+        return listenSCTP(self._reactor, spec.port, protocolFactory, spec.interfaces, spec.options)
 
     def __repr__(self) -> str:
         return "<SCTPServerEndpoint {}>".format(SCTPAddress(self.spec.interfaces[0], self.spec.port, self.spec.interfaces))
@@ -420,12 +423,11 @@ class SCTPClientEndpoint:
             within the timeout) or the bind's C{CannotListenError}.
             Cancelling it closes the socket.
         """
-        from twisted_sctp import listenSCTP
         from twisted_sctp.transport.registry import AssociationState
 
         spec = self.spec
         try:
-            port = listenSCTP(self._reactor, spec.bindPort, _OneAssociation(protocolFactory), spec.bindAddresses, spec.options)  # type: ignore[arg-type]
+            port = self._openPort(_OneAssociation(protocolFactory))  # type: ignore[arg-type]
         except Exception:
             return defer.fail()
 
@@ -467,6 +469,12 @@ class SCTPClientEndpoint:
 
         inner.addBoth(done)
         return outer
+
+    def _openPort(self, protocolFactory: IProtocolFactory) -> Any:
+        from twisted_sctp import listenSCTP
+
+        spec = self.spec
+        return listenSCTP(self._reactor, spec.bindPort, protocolFactory, spec.bindAddresses, spec.options)
 
     def __repr__(self) -> str:
         return "<SCTPClientEndpoint to {}>".format(self.spec.peer)

@@ -33,6 +33,7 @@ from twisted.logger import Logger, LogLevel
 from twisted.python import usage
 
 from twisted_sctp import endpoints
+from twisted_sctp.engine.endpoints import isUDPString, parseUDPListen
 from twisted_sctp.transport.address import SCTPAddress, familyOf, parseListen
 from twisted_sctp.error import OptionError, SCTPUnavailableError, UnknownOptionError
 from twisted_sctp.transport.options import SCTPOptions, normalizeName
@@ -79,6 +80,12 @@ def _listenSpec(text: str, where: str = "--listen") -> Tuple[Listen, Dict[str, i
 
     @return: the listener and the SCTP options its string names.
     """
+    if isUDPString(text):
+        try:
+            spec = parseUDPListen(text).spec
+        except ValueError as e:
+            raise usage.UsageError("{} {}: {}".format(where, text, e))
+        return (list(spec.interfaces), spec.port), dict(spec.given)
     if endpoints.isServerString(text):
         try:
             spec = endpoints.parseServerString(text)
@@ -89,6 +96,19 @@ def _listenSpec(text: str, where: str = "--listen") -> Tuple[Listen, Dict[str, i
         return parseListen(text), {}
     except ValueError as e:
         raise usage.UsageError("{} {}: {} (use sctp:HOST:PORT, sctp:(HOST1,HOST2):PORT, sctp:[IPV6]:PORT or sctp:PORT:interface=ADDR[,ADDR][:OPTION=VALUE...])".format(where, text, e))
+
+
+def _udpListeners(texts: Sequence[str]) -> Dict[ListenKey, Tuple[int, int]]:
+    """
+    @return: C{(udp_port, encap_port)} of each C{sctp+udp:} listener among
+        C{texts} (already checked by L{_listenSpec}), by listener.
+    """
+    out = {}
+    for text in texts:
+        if isUDPString(text):
+            u = parseUDPListen(text)
+            out[(tuple(u.spec.interfaces), u.spec.port)] = (u.udpPort, u.encapPort)
+    return out
 
 
 def _listen(text: str, where: str = "--listen") -> Listen:
@@ -211,6 +231,7 @@ def readConfig(path: str) -> ConfigFile:
             specs = [_listenSpec(str(t), "--config {}: listen".format(path)) for t in texts]
             server["listen"] = [listen for listen, _ in specs]
             server["listen_options"] = {_key(listen): given for listen, given in specs if given}
+            server["udp_listeners"] = _udpListeners([str(t) for t in texts])
         else:
             server[name] = str(value)
     return ConfigFile(server, dict(sections.get("sctp", {})), dict(sections.get("sip", {})))
@@ -242,16 +263,18 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         super().__init__()
         self["listen"] = []
         self["listenOptions"] = {}
+        self["udpListeners"] = {}
         self["option"] = {}
         self["sip"] = {}
         self["credCheckers"] = []
 
     def opt_listen(self, value: str) -> None:
         """
-        Listen on sctp:HOST:PORT; multihomed sctp:(HOST1,HOST2):PORT; IPv6 sctp:[::1]:PORT; or an endpoint string sctp:PORT:interface=ADDR[,ADDR...][:OPTION=VALUE...] (its options override --option for that listener). Repeatable. Default: sctp:127.0.0.1:5060.
+        Listen on sctp:HOST:PORT; multihomed sctp:(HOST1,HOST2):PORT; IPv6 sctp:[::1]:PORT; or an endpoint string sctp:PORT:interface=ADDR[,ADDR...][:OPTION=VALUE...] (its options override --option for that listener); SCTP over UDP by the user-space engine (no kernel SCTP needed): sctp+udp:HOST:PORT[:udp_port=N][:encap_port=N]. Repeatable. Default: sctp:127.0.0.1:5060.
         """
         listen, given = _listenSpec(value)
         self["listen"].append(listen)
+        self["udpListeners"].update(_udpListeners([value]))
         if given:
             self["listenOptions"][_key(listen)] = given
 
@@ -279,6 +302,8 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         config = readConfig(self["config"]) if self["config"] else ConfigFile()
         self["listeners"] = self["listen"] or config.server.get("listen") or [_listen(DEFAULT_LISTEN)]
         given = self["listenOptions"] if self["listen"] else config.server.get("listen_options", {})
+        if not self["listen"]:
+            self["udpListeners"] = config.server.get("udp_listeners", {})
         sctp: Dict[str, Any] = {}
         for key, value in config.sctp.items():
             try:
@@ -335,11 +360,14 @@ class SIPService(service.Service):
         security: Optional[SecuritySettings] = None,
         checkers: Sequence[Any] = (),
         listenerOptions: Optional[Dict[ListenKey, SCTPOptions]] = None,
+        udpListeners: Optional[Dict[ListenKey, Tuple[int, int]]] = None,
     ) -> None:
         self._reactor = reactor
         self.listeners = [(list(hosts), port) for hosts, port in listeners]
         self.options = options if options is not None else SCTPOptions()
         self.listenerOptions = dict(listenerOptions or {})
+        #: C{(udp_port, encap_port)} of the listeners on the UDP engine.
+        self.udpListeners = dict(udpListeners or {})
         self._kernel = kernel
         self.transport = SIPTransport(reactor, settings=sipSettings)
         self.server = SIPServer(self.transport, reactor, serverSettings)
@@ -366,7 +394,7 @@ class SIPService(service.Service):
             try:
                 for hosts, port in self.listeners:
                     options = self.listenerOptions.get((tuple(hosts), port), self.options)
-                    listener = self.transport.listen(hosts, port, options, kernel=self._kernel)
+                    listener = self.transport.listen(hosts, port, options, kernel=self._backendFor(hosts, port))
                     self.ports.append(listener.sctp)
             except BaseException:
                 self.transport.stopListening()
@@ -374,6 +402,18 @@ class SIPService(service.Service):
                 self._bound = False
                 raise
         super().privilegedStartService()
+
+    def _backendFor(self, hosts: Sequence[str], port: int) -> Any:
+        """
+        @return: an L{EngineBackend} for a C{sctp+udp:} listener (the port
+            takes a backend given as C{kernel}), else the kernel calls.
+        """
+        udp = self.udpListeners.get((tuple(hosts), port))
+        if udp is None:
+            return self._kernel
+        from twisted_sctp.engine.backend import EngineBackend
+
+        return EngineBackend(self._reactor, udp[0], udp[1])
 
     def startService(self) -> None:
         self.privilegedStartService()
@@ -480,14 +520,16 @@ def buildService(config: Any, reactor: Any, kernel: Any = None, probe: Callable[
     """
     L{makeService} with its collaborators given (for tests).
     """
-    families = sorted({socket.AF_INET6 if any(familyOf(h) == socket.AF_INET6 for h in hosts) else socket.AF_INET for hosts, _ in config["listeners"]})
+    udpListeners = config.get("udpListeners") or {}
+    kernelListeners = [(hosts, port) for hosts, port in config["listeners"] if (tuple(hosts), port) not in udpListeners]
+    families = sorted({socket.AF_INET6 if any(familyOf(h) == socket.AF_INET6 for h in hosts) else socket.AF_INET for hosts, _ in kernelListeners})
     try:
         probe(families)
     except SCTPUnavailableError as e:
         _fail(e)
     top = _TopService()
     sipService = SIPService(reactor, config["listeners"], config["sctpOptions"], config["sipSettings"], config["serverSettings"], kernel,
-                            config.get("securitySettings"), config.get("credCheckers", ()), config.get("listenerOptions"))
+                            config.get("securitySettings"), config.get("credCheckers", ()), config.get("listenerOptions"), udpListeners)
     sipService.setServiceParent(top)
     from twisted_sctp.admin.server import makeAdminService
     from twisted_sctp.kernel.sctpsocket import readSNMP

@@ -373,6 +373,13 @@ class Association:
         self.sender.enqueue(data, stream, ppid, unordered, ttl, now)
         self.stats["messages_out"] += 1
 
+    def queuedBytes(self) -> int:
+        """
+        @return: user bytes given to L{send} and not yet acknowledged.
+        """
+        early = sum(len(m[0]) for m in self._early) if self._early else 0
+        return early + (self.sender.queuedBytes if self.sender is not None else 0)
+
     def shutdown(self, now: float) -> None:
         """
         Start a graceful shutdown (section 9.2): SHUTDOWN once all our data is

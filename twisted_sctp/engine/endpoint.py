@@ -89,6 +89,12 @@ class Endpoint:
         except KeyError:
             raise EngineUsageError("no association {}".format(assocID)) from None
 
+    def associationWith(self, peer: Tuple[str, int]) -> Optional[Association]:
+        """
+        @return: the live association with C{peer} (host, SCTP port), if any.
+        """
+        return self._byPeer.get(peer)
+
     def connect(self, host: str, port: int, now: float, udpPort: Optional[int] = None) -> int:
         """
         Start an association to C{host}:C{port} (sends INIT).

@@ -67,6 +67,7 @@ __all__ = [
     "APPLIES_NEW_ASSOCIATIONS",
     "APPLIES_UNCHANGED",
     "APPLIES_STARTUP",
+    "APPLIES_NOT_APPLICABLE",
 ]
 
 _2_30 = 2**30
@@ -76,6 +77,9 @@ APPLIES_NOW = "now"
 APPLIES_NEW_ASSOCIATIONS = "new-associations"
 APPLIES_UNCHANGED = "unchanged"
 APPLIES_STARTUP = "start-up"
+#: A run-time change the port's backend cannot apply (e.g. C{autoclose} on the
+#: user-space engine): recorded, without effect.
+APPLIES_NOT_APPLICABLE = "not-applicable"
 
 PREFIX = "sctp_"
 

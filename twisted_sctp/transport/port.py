@@ -20,6 +20,7 @@ from __future__ import annotations
 import socket
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+import attrs
 from zope.interface import implementer
 
 from twisted.internet import defer, main
@@ -31,7 +32,7 @@ from twisted_sctp.transport.address import SCTPAddress, familyOf, normalizeHost
 from twisted_sctp.transport.backend import ISCTPBackend
 from twisted_sctp.transport.interfaces import IAssociationTransport
 from twisted_sctp.transport.layer import MAX_ASSOCS_REASON, AssociationLayer, SCTPEvent, SCTPMessage
-from twisted_sctp.transport.options import RuntimeChange, SCTPOptions, changeOption
+from twisted_sctp.transport.options import APPLIES_NOT_APPLICABLE, RuntimeChange, SCTPOptions, changeOption
 from twisted_sctp.transport.registry import Association
 from twisted_sctp.transport.sending import Target
 
@@ -192,7 +193,8 @@ class SCTPPort(AssociationLayer):
         """
         @param kernel: for the kernel backend, the kernel calls to use in
             place of L{twisted_sctp.kernel.sctpsocket} (e.g.
-            L{twisted_sctp.testing.FakeKernel}).
+            L{twisted_sctp.testing.FakeKernel}); or an L{ISCTPBackend}, used
+            as C{backend}.
         @param backend: the backend, in place of the kernel's.
         """
         if reactor is None:
@@ -203,6 +205,10 @@ class SCTPPort(AssociationLayer):
         self.port = port
         self.interfaces = [normalizeHost(h) for h in interfaces] or ["0.0.0.0"]
         family = socket.AF_INET6 if any(familyOf(h) == socket.AF_INET6 for h in self.interfaces) else socket.AF_INET
+        if backend is None and ISCTPBackend.providedBy(kernel):
+            # A backend given where only kernel= is passed on (for example
+            # by SIPTransport.listen for a twistd sctp+udp: listener).
+            backend, kernel = kernel, None
         if backend is None:
             from twisted_sctp.kernel.backend import KernelBackend
 
@@ -267,7 +273,8 @@ class SCTPPort(AssociationLayer):
         association's protocol.
         """
         self.loseConnection()
-        return defer.succeed(None)
+        whenClosed = getattr(self.backend, "whenClosed", None)
+        return whenClosed() if whenClosed is not None else defer.succeed(None)
 
     def loseConnection(self) -> None:
         if not self.connected:
@@ -326,7 +333,10 @@ class SCTPPort(AssociationLayer):
         @raise twisted_sctp.error.OptionError: the change is refused.
         """
         change = changeOption(self.options, name, value)
-        if change.appliesTo == "new-associations" and self.connected:
+        if change.name in getattr(self.backend, "unsupportedOptions", ()):
+            # The backend cannot apply it (e.g. autoclose on the UDP engine).
+            change = attrs.evolve(change, appliesTo=APPLIES_NOT_APPLICABLE)
+        elif change.appliesTo == "new-associations" and self.connected:
             self.backend.applyOption(change.name, change.new)
         self.options = change.options
         if change.flushTracking:
