@@ -99,25 +99,33 @@ def popVia(message: SIPMessage) -> Via | None:
 
 def fixTopVia(request: SIPRequest, host: str, port: int) -> None:
     """
-    Add C{received} (and C{rport}, where asked for with an empty C{rport})
-    to the top Via of C{request}, which came from C{host}:C{port} (RFC 3261
-    18.2.1, RFC 3581): C{received} only where the sent-by host differs.
+    Set C{received} (and C{rport}, where the client asked for it) on the
+    top Via of C{request}, which came from C{host}:C{port} (RFC 3261 18.2.1,
+    RFC 3581), from the packet's real source whatever the client wrote:
+    with C{rport} (empty or not) both C{rport} and C{received} are ours;
+    without it C{received} is the source where the sent-by host differs,
+    and a C{received} the client wrote is removed where it does not.
     """
     via = request.topVia
     if via is None:
         return
     params = via.params
-    if "rport" in params and params["rport"] is None:
+    if "rport" in params:
         params = dict(params, rport=str(port), received=host)
     else:
         sentBy = via.host
         try:
-            sentBy = normalizeHost(sentBy)
+            sentBy = normalizeHost(sentBy.strip("[]"))
         except ValueError:
             pass
-        if sentBy == host:
+        if sentBy != host:
+            params = dict(params, received=host)
+        elif "received" in params:
+            params = {k: v for k, v in params.items() if k != "received"}
+        else:
             return
-        params = dict(params, received=host)
+    if params == via.params:
+        return
     _replaceFirst(request, "via", "Via", str(attrs.evolve(via, params=params)))
 
 
