@@ -291,6 +291,21 @@ class ServerTests(SynchronousTestCase):
         self.assertEqual((response.code, response.getHeaders("Contact")), (200, []))
         self.assertEqual(self.service.sipStats()["bindings"], 0)
 
+    def test_registerForeignDomainRefused(self) -> None:
+        """
+        Only our domains (listening addresses, C{domains}) are registrable:
+        a REGISTER for C{sip:x@evil.example} is refused 403 and binds
+        nothing (issue 16 item 6: it got 200 before).
+        """
+        self.feed(req("REGISTER", "sip:127.0.0.1", extra="Contact: <sip:x@127.0.0.2:5070>\r\nExpires: 300\r\n", to="<sip:x@evil.example>"))
+        response, _, _ = self.one()
+        self.assertEqual((response.code, response.reason), (403, "Not Our Domain"))
+        self.assertEqual(self.service.sipStats()["bindings"], 0)
+        self.assertEqual(self.server.counters["register_foreign"], 1)
+        for to in ("<sip:x@example.com>", "<sip:x@127.0.0.4>"):
+            self.feed(req("REGISTER", "sip:127.0.0.1", extra="Contact: <sip:x@127.0.0.2:5070>\r\nExpires: 300\r\n", to=to, callID=to))
+            self.assertEqual(self.one()[0].code, 200)
+
     def test_registerErrors(self) -> None:
         """
         A refused REGISTER is answered with the registrar's status and

@@ -11,7 +11,8 @@ Request handling (RFC 3261 section 16, stateless):
      values remain, the request goes to the first one (loose routing; a
      strict-routing next hop gets the 16.6 step 6 rewrite).
   2. A Request-URI naming us (one of our listening addresses with our port
-     or no port, or a configured domain): REGISTER goes to the registrar;
+     or no port, or a configured domain): REGISTER goes to the registrar
+     (403 unless its To names one of our addresses or domains);
      OPTIONS without a user part is answered 200; otherwise the user is
      looked up and the request forwarded to the binding's contact (404 if
      there is none).
@@ -196,7 +197,14 @@ class SIPServer:
     def _register(self, request: SIPRequest, origin: Origin) -> None:
         to = request.toAddr
         assert to is not None and request.callID is not None and request.cseq is not None
-        aor = self.aorKey(parseURI(to.uri))
+        toURI = parseURI(to.uri)
+        if not self.transport.isLocal(toURI.host, None, self.settings.domains):
+            # Only our domains are registrable (docs/security.md).
+            self.counters.register_errors += 1
+            self.counters.count("register_foreign")
+            self._reply(request, origin, 403, "Not Our Domain")
+            return
+        aor = self.aorKey(toURI)
         try:
             bindings = self.registrar.register(aor, request.contacts, request.expires, request.callID, request.cseq.number, origin)
         except RegistrarError as e:
