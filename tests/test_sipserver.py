@@ -204,6 +204,55 @@ def req(method: str, uri: str, via: str = "SIP/2.0/SCTP 127.0.0.2:5070;branch=z9
     ).format(m=method, u=uri, v=via, f=fromTag, t=to, c=callID, n=cseq, e=extra).encode()
 
 
+class RegistrarBytesTests(SynchronousTestCase):
+    """
+    The registrar is bounded by bytes, not only by count (issue 16 item 7:
+    3,000 bindings with 15 KB Contacts took 137 MB before).
+    """
+
+    def registrar(self, **settings: Any) -> Registrar:
+        return Registrar(task.Clock(), ServerSettings(**settings))
+
+    def test_longValuesRefused(self) -> None:
+        """
+        An AOR, a Contact or a Call-ID over its bound is refused 400 with a
+        reason and a Warning naming the bound; nothing is bound.
+        """
+        r = self.registrar(maxAORBytes=64, maxContactBytes=128)
+        cases = [
+            ("u" * 65 + "@", [contact("<sip:u@10.0.0.1>")], "c", "Address-of-Record Too Long"),
+            ("u@", [contact("<sip:{}@10.0.0.1>".format("x" * 200))], "c", "Contact Too Long"),
+            ("u@", [contact("<sip:u@10.0.0.1>")], "c" * 129, "Call-ID Too Long"),
+        ]
+        for aor, contacts, callID, reason in cases:
+            e = self.assertRaises(RegistrarError, r.register, aor, contacts, 300, callID, 1)
+            self.assertEqual((e.code, e.reason), (400, reason))
+            self.assertIn("at most", e.headers[0][1])
+        self.assertEqual((len(r), r.bytes), (0, 0))
+
+    def test_totalBytesBounded(self) -> None:
+        """
+        Past C{maxBindingBytes} a REGISTER that adds bytes gets 503; one
+        that removes bindings still passes, and expiry gives the bytes back.
+        """
+        clock = task.Clock()
+        r = Registrar(clock, ServerSettings(maxBindingBytes=4096, maxContactBytes=1024))
+        big = "<sip:{}@10.0.0.1>".format("x" * 900)
+        added = 0
+        with self.assertRaises(RegistrarError) as caught:
+            for i in range(10):
+                r.register("u{}@".format(i), [contact(big)], 300, "c", 1)
+                added += 1
+        self.assertEqual((caught.exception.code, caught.exception.reason), (503, "Registrar Full (Bytes)"))
+        self.assertTrue(0 < r.bytes <= 4096)
+        self.assertEqual(len(r), added)
+        r.register("u0@", [contact(big)], 0, "c", 2)
+        self.assertEqual(len(r), added - 1)
+        clock.advance(301)
+        r.purge()
+        self.assertEqual((len(r), r.bytes), (0, 0))
+
+
 class ServerTests(SynchronousTestCase):
     """
     The server through the SIP transport and a fake kernel.
@@ -305,6 +354,21 @@ class ServerTests(SynchronousTestCase):
         for to in ("<sip:x@example.com>", "<sip:x@127.0.0.4>"):
             self.feed(req("REGISTER", "sip:127.0.0.1", extra="Contact: <sip:x@127.0.0.2:5070>\r\nExpires: 300\r\n", to=to, callID=to))
             self.assertEqual(self.one()[0].code, 200)
+
+    def test_registerLogLineBounded(self) -> None:
+        """
+        The log line of a REGISTER names the AOR cut to 80 characters, so a
+        7 KB user part does not make a 7 KB line per REGISTER.
+        """
+        from tests.test_sip import LogCapture
+
+        logs = LogCapture(self)
+        user = "u" * 200
+        self.feed(req("REGISTER", "sip:127.0.0.1", extra="Contact: <sip:x@127.0.0.2:5070>\r\nExpires: 300\r\n", to="<sip:{}@127.0.0.1>".format(user)))
+        self.assertEqual(self.one()[0].code, 200)
+        [event] = [e for e in logs.events if "REGISTER" in e.get("log_format", "")]
+        self.assertTrue(event["aor"].startswith("u" * 80))
+        self.assertLess(len(event["aor"]), 100)
 
     def test_registerErrors(self) -> None:
         """

@@ -62,6 +62,9 @@ SIP_SETTINGS: Dict[str, Tuple[str, str, type]] = {
     "max_expires": ("server", "maxExpires", int),
     "max_contacts": ("server", "maxContacts", int),
     "max_bindings": ("server", "maxBindings", int),
+    "max_aor_bytes": ("server", "maxAORBytes", int),
+    "max_contact_bytes": ("server", "maxContactBytes", int),
+    "max_binding_bytes": ("server", "maxBindingBytes", int),
     "domains": ("server", "domains", tuple),
     "server_name": ("server", "serverName", str),
 }

@@ -63,6 +63,11 @@ ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSC
 _OPTIONS_HEADERS = (("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", ""))
 
 
+def _clip(text: str, limit: int = 80) -> str:
+    """@return: C{text} cut to C{limit} characters for a log line (a user-controlled value)."""
+    return text if len(text) <= limit else text[:limit] + "...({} more)".format(len(text) - limit)
+
+
 class ServerCounters(Counters):
     """
     What the server did; C{replies_<code>} are counted for every status we
@@ -215,7 +220,7 @@ class SIPServer:
         if self.guard is not None:
             self.guard.registered(aor, bindings)
         now = self._clock.seconds()
-        self.log.debug("REGISTER {aor}: {count} binding(s)", aor=aor, count=len(bindings))
+        self.log.debug("REGISTER {aor}: {count} binding(s)", aor=_clip(aor), count=len(bindings))
         self._reply(request, origin, 200, headers=[("Contact", b.listed(now)) for b in bindings])
 
     def _forward(self, request: SIPRequest, origin: Origin, nextHop: Optional[SIPURI], binding: Optional[Binding] = None) -> None:
