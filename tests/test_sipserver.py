@@ -435,6 +435,34 @@ class ServerTests(SynchronousTestCase):
         self.feed(req("ACK", "sip:bob@127.0.0.1", extra="Max-Forwards: 0\r\n"))
         self.assertEqual(self.sent(), [])
 
+    def test_loopToUnspecifiedAddress(self) -> None:
+        """
+        A Request-URI or a registered Contact of C{0.0.0.0} (or C{::}) with
+        our port reaches ourselves: 482 on the first hop, nothing forwarded
+        (issue 16 item 5: forwarded 70 times before).
+        """
+        self.feed(req("INVITE", "sip:x@0.0.0.0:5060;transport=udp"))
+        self.assertEqual(self.one()[0].code, 482)
+        self.feed(req("INVITE", "sip:x@[::]:5060", callID="c6"))
+        self.assertEqual(self.one()[0].code, 482)
+        self.registerUAS("sip:bob@0.0.0.0:5060;transport=udp")
+        self.feed(req("INVITE", "sip:bob@127.0.0.1", callID="c2"))
+        self.assertEqual(self.one()[0].code, 482)
+        self.assertEqual(self.server.counters["loops_detected"], 3)
+        self.assertEqual(self.server.counters["requests_forwarded"], 0)
+
+    def test_maxForwardsClamped(self) -> None:
+        """
+        Max-Forwards above 255 (RFC 3261 20.22) is clamped to 70 before it
+        is decremented, and counted; 255 itself is passed on less one.
+        """
+        self.registerUAS()
+        for given, expected in (("999999999", 69), ("256", 69), ("255", 254)):
+            self.feed(req("MESSAGE", "sip:bob@127.0.0.1", extra="Max-Forwards: {}\r\n".format(given), callID=given))
+            message, _, _ = self.one()
+            self.assertEqual(message.maxForwards, expected, given)
+        self.assertEqual(self.server.counters["max_forwards_clamped"], 2)
+
     def test_unknownUser(self) -> None:
         """
         A request for a user with no binding is answered 404; an ACK for one

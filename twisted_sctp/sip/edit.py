@@ -24,7 +24,7 @@ from twisted_sctp.sip.message import SIPMessage, SIPRequest
 from twisted_sctp.transport.address import normalizeHost
 
 __all__ = [
-    "fixTopVia", "popVia", "prependVia", "removeFirstRoute", "rewriteTopVia", "setMaxForwards",
+    "MAX_FORWARDS_DEFAULT", "MAX_FORWARDS_LIMIT", "fixTopVia", "popVia", "prependVia", "removeFirstRoute", "rewriteTopVia", "setMaxForwards",
     "strictRoute",
 ]
 
@@ -165,13 +165,24 @@ def strictRoute(request: SIPRequest, nextHop: str) -> None:
     request.uri = nextHop
 
 
+#: The largest Max-Forwards we pass on (RFC 3261 20.22: 0-255); larger is
+#: taken as the recommended initial value, 70.
+MAX_FORWARDS_LIMIT = 255
+MAX_FORWARDS_DEFAULT = 70
+
+
 def setMaxForwards(request: SIPRequest) -> None:
     """
     Max-Forwards one less for a forwarded request (RFC 3261 16.6 step 3),
-    70 if it had none.
+    70 if it had none; a value above 255 is clamped to 70 first (so a loop
+    we cannot see still ends within 70 hops).
     """
     maxForwards = request.maxForwards
-    request.setHeader("Max-Forwards", str(maxForwards - 1 if maxForwards is not None else 70))
+    if maxForwards is None:
+        value = MAX_FORWARDS_DEFAULT
+    else:
+        value = (MAX_FORWARDS_DEFAULT if maxForwards > MAX_FORWARDS_LIMIT else maxForwards) - 1
+    request.setHeader("Max-Forwards", str(value))
 
 
 _TOP_VIA_UDP = re.compile(rb"(\n(?:via|v)[ \t]*:[ \t]*SIP[ \t]*/[ \t]*2\.0[ \t]*/[ \t]*)UDP(?=[ \t])", re.IGNORECASE)

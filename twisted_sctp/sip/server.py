@@ -19,8 +19,10 @@ Request handling (RFC 3261 section 16, stateless):
   3. Any other Request-URI: forwarded to it (IP addresses only; we do not
      resolve names: 478).
 
-Forwarding decrements Max-Forwards (adds 70 if absent; 483 at 0, or 200
-for an OPTIONS), adds our Via C{SIP/2.0/SCTP} (or C{UDP} where the target
+Forwarding decrements Max-Forwards (adds 70 if absent, clamps a value
+above 255 to 70 first; 483 at 0, or 200 for an OPTIONS), refuses a target
+that reaches ourselves (one of our listening addresses, or 0.0.0.0/:: with
+our port) with 482, adds our Via C{SIP/2.0/SCTP} (or C{UDP} where the target
 says C{transport=udp}) with a branch computed from the request (so that a
 CANCEL or the ACK of a non-2xx gets the INVITE's branch, RFC 3261 16.11)
 and with C{;i=<token>} naming the association the request came on
@@ -46,7 +48,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from twisted_sctp.counters import Counters
-from twisted_sctp.sip.edit import popVia, prependVia, removeFirstRoute, setMaxForwards, strictRoute
+from twisted_sctp.sip.edit import MAX_FORWARDS_LIMIT, popVia, prependVia, removeFirstRoute, setMaxForwards, strictRoute
 from twisted_sctp.sip.flow import branchFor, encodeFlowToken, replyTag
 from twisted_sctp.sip.message import NameAddr, SIPParseError, SIPRequest, SIPResponse, SIPURI, parseURI
 from twisted_sctp.sip.registrar import Binding, Registrar, RegistrarError, ServerSettings
@@ -234,6 +236,8 @@ class SIPServer:
             else:
                 self._reply(request, origin, 483)
             return
+        if maxForwards is not None and maxForwards > MAX_FORWARDS_LIMIT:
+            self.counters.count("max_forwards_clamped")
         branch = branchFor(request)
         if binding is not None:
             request.uri = binding.contact.uri
@@ -251,7 +255,9 @@ class SIPServer:
         if address is None:
             self._reply(request, origin, 478, "Unresolvable Destination")
             return
-        if self.transport.isLocal(address[0], address[1]):
+        if self.transport.reachesUs(address[0], address[1]):
+            # A target that is ourselves: a loop on the first hop (RFC 3261 16.3 item 4).
+            self.counters.count("loops_detected")
             self._reply(request, origin, 482)
             return
         destination = self.transport.route(transport, address, origin.listener)
