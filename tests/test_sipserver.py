@@ -535,13 +535,58 @@ class ServerTests(SynchronousTestCase):
 
     def test_responseNotOursDropped(self) -> None:
         """
-        A response whose top Via is not ours, or that has no Via after ours,
+        A response whose top Via is not ours, or that is ours but unsealed,
         is dropped.
         """
         self.feed(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/SCTP 10.9.9.9:5060;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n")
         self.feed(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/SCTP 127.0.0.1:5060;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n")
         self.assertEqual(self.sent(), [])
-        self.assertEqual((self.server.counters["responses_not_ours"], self.server.counters["responses_absorbed"]), (1, 1))
+        counters = self.server.counters
+        self.assertEqual((counters["responses_not_ours"], counters["responses_forged"], counters["responses_absorbed"]), (1, 1, 0))
+
+    def test_forgedResponseNotReflected(self) -> None:
+        """
+        A stranger's response whose top Via names us but carries no seal
+        (or a seal of its own making) is not forwarded to its second Via, over
+        SCTP or UDP (issue 16 item 1: reflected to 127.0.0.2 before).
+        """
+        udp = FakeUDP()
+        self.service.transport.listeners[0].udp = udp
+        for seal in ("", ";tsig=" + "0" * 20, ";tsig=zz"):
+            for second in ("SIP/2.0/UDP 127.0.0.2:7779", "SIP/2.0/SCTP 127.0.0.2:5091"):
+                self.feed("SIP/2.0 200 OK\r\nVia: SIP/2.0/SCTP 127.0.0.1:5060;branch=z9hG4bKts1{}\r\nVia: {};branch=z9hG4bKv\r\n"
+                          "From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n".format(seal, second).encode())
+        self.assertEqual((self.sent(), udp.written), ([], []))
+        self.assertEqual(self.server.counters["responses_forged"], 6)
+        self.assertEqual(self.server.counters["responses_forwarded"], 0)
+
+    def test_flowTokenNotInjectable(self) -> None:
+        """
+        A stranger trying C{i} tokens 1..59 in responses (with the seal of a
+        real Via from another transaction, or none) gets nothing into
+        another user's association; a real response changed to another
+        C{i}, or arriving from another host than the request went to, is
+        dropped too (issue 16 item 2).
+        """
+        self.registerUAS()
+        self.feed(req("INVITE", "sip:bob@127.0.0.1"))
+        invite, _, _ = self.one()
+        ours = invite.vias[0]
+        self.assertIn("tsig", ours.params)
+        stranger = self.up(9, ("127.0.0.9", 5999))
+        for n in range(1, 60):
+            params = dict(ours.params, i=encodeFlowToken(n))
+            via = "SIP/2.0/SCTP 127.0.0.1:5060;" + ";".join("{}={}".format(k, v) for k, v in params.items())
+            self.feed("SIP/2.0 200 OK\r\nVia: {}\r\nVia: SIP/2.0/SCTP 127.0.0.2:5070;branch=z9hG4bK1\r\n"
+                      "From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: injected-{}\r\nCSeq: 1 INVITE\r\n\r\n".format(via, n).encode(), 9, ("127.0.0.9", 5999))
+        self.assertEqual(self.sent(), [])
+        self.assertEqual(self.server.counters["responses_forged"], 59)
+        self.assertIsNotNone(stranger)
+        # The real response, from where the INVITE went, is forwarded.
+        response = SIPResponse(200, "OK", [("Via", str(v)) for v in invite.vias] + [(n, v) for n, v in invite.headers if n in ("From", "To", "Call-ID", "CSeq")])
+        self.feed(response.toBytes(), 8, UAS)
+        message, info, _ = self.one()
+        self.assertEqual((message.code, info.assocID), (200, 7))
 
     def test_looseRouting(self) -> None:
         """

@@ -29,9 +29,14 @@ and with C{;i=<token>} naming the association the request came on
 (L{twisted_sctp.sip.transport.encodeFlowToken}, as Kamailio does).  ACK, CANCEL
 and BYE are forwarded the same way; an ACK is never answered.
 
-Responses: our Via is removed and the response sent to the next Via: on the
-association named by C{i} while it is open, else to the Via's address
-(C{received}, C{rport}, sent-by).
+Our Via carries C{;tsig=}, an HMAC over its branch, its C{i} and the next
+hop's transport and host (L{twisted_sctp.sip.flow.ViaSeal}).
+
+Responses: a response whose top Via is ours is forwarded only if that Via's
+seal verifies for the host it came from (else dropped and counted as
+C{responses_forged}); our Via is removed and the response sent to the next
+Via: on the association named by C{i} while it is open, else to the Via's
+address (C{received}, C{rport}, sent-by).
 
 AORs are C{user@host} from the To URI; a host that is ours counts as the
 same domain, so C{sip:bob@127.0.0.1} and C{sip:bob@127.0.0.2} on a
@@ -49,7 +54,7 @@ from twisted.logger import Logger
 
 from twisted_sctp.counters import Counters
 from twisted_sctp.sip.edit import MAX_FORWARDS_LIMIT, popVia, prependVia, removeFirstRoute, setMaxForwards, strictRoute
-from twisted_sctp.sip.flow import branchFor, encodeFlowToken, replyTag
+from twisted_sctp.sip.flow import SEAL_PARAM, ViaSeal, branchFor, encodeFlowToken, replyTag
 from twisted_sctp.sip.message import NameAddr, SIPParseError, SIPRequest, SIPResponse, SIPURI, parseURI
 from twisted_sctp.sip.registrar import Binding, Registrar, RegistrarError, ServerSettings
 from twisted_sctp.sip.transport import DEFAULT_PORT, SCTP, UDP, ISIPReceiver, Origin, SIPTransport
@@ -114,6 +119,8 @@ class SIPServer:
         self.counters = ServerCounters()
         #: The security decision on each request (L{twisted_sctp.sip.policy.RequestGuard}), if any.
         self.guard: Optional[Any] = None
+        #: The seal of the Vias we add (random key unless the service shares one).
+        self.viaSeal = ViaSeal()
 
     def asDict(self) -> Dict[str, int]:
         """
@@ -268,6 +275,7 @@ class SIPServer:
         params: Dict[str, Optional[str]] = {}
         if origin.association is not None and origin.association.id:
             params["i"] = encodeFlowToken(origin.association.id, origin.listener)
+        params[SEAL_PARAM] = self.viaSeal.seal(branch, params.get("i"), destination.transport, destination.address[0])
         host, port = self.transport.localAddress(destination.listener)
         prependVia(request, host, port, branch, transport=destination.transport, extraParams=params)
         if self.transport.send(request, destination):
@@ -289,6 +297,21 @@ class SIPServer:
 
     # -- responses -------------------------------------------------------
 
+    def _sealed(self, ours: Any, origin: Origin) -> bool:
+        """
+        @return: whether our Via C{ours} on a response from C{origin} carries
+            the seal we made for the request's next hop: the response's
+            source address (any path of its SCTP association).
+        """
+        hosts = [origin.address[0]]
+        assoc = origin.association
+        if assoc is not None:
+            try:
+                hosts.extend(address[0] for address in assoc.peer.paths())
+            except AttributeError:
+                pass
+        return self.viaSeal.verify(ours.params.get(SEAL_PARAM), ours.branch, ours.params.get("i"), origin.transport, hosts)
+
     def responseReceived(self, response: SIPResponse, origin: Origin) -> None:
         """
         Forward a response to the next Via (RFC 3261 16.11).
@@ -298,6 +321,11 @@ class SIPServer:
         if not self.transport.isLocal(ours.host, ours.port, self.settings.domains):
             self.counters.responses_not_ours += 1
             self.log.debug("dropped a response whose top Via {via} is not ours", via=str(ours))
+            return
+        if not self._sealed(ours, origin):
+            self.counters.count("responses_forged")
+            self.transport.warn("dropped a response from {source} whose top Via {via} is ours but not sealed for it (forged, or not from where the request went)",
+                                source="{} {}:{}".format(origin.transport, *origin.address), via=str(ours)[:200])
             return
         popVia(response)
         if len(vias) < 2:
