@@ -253,15 +253,18 @@ class RegistrarBytesTests(SynchronousTestCase):
         self.assertEqual((len(r), r.bytes), (0, 0))
 
 
-class ServerTests(SynchronousTestCase):
+class ServerTestMixin:
     """
-    The server through the SIP transport and a fake kernel.
+    A L{SIPService} on a fake kernel, listening on 127.0.0.1 and 127.0.0.4.
     """
+
+    #: The server settings (the UAs of these tests are on loopback: allowed).
+    serverSettings = ServerSettings(domains=("example.com",), allowInternal=("127.0.0.0/8",))
 
     def setUp(self) -> None:
         self.reactor = MemoryReactorClock()
         self.kernel = FakeKernel()
-        self.service = SIPService(self.reactor, [(["127.0.0.1", "127.0.0.4"], 5060)], kernel=self.kernel, serverSettings=ServerSettings(domains=("example.com",)))
+        self.service = SIPService(self.reactor, [(["127.0.0.1", "127.0.0.4"], 5060)], kernel=self.kernel, serverSettings=self.serverSettings)
         self.service.startService()
         self.addCleanup(self.service.stopService)
         self.server = self.service.server
@@ -294,6 +297,65 @@ class ServerTests(SynchronousTestCase):
         self.feed(req("REGISTER", "sip:127.0.0.1", "SIP/2.0/SCTP 127.0.0.3:5080;branch=z9hG4bKr", "Contact: <{}>\r\nExpires: {}\r\n".format(contactURI, expires), to="<sip:bob@127.0.0.1>", callID="reg-1", fromTag="r"), assocID, UAS)
         response, _, _ = self.one()
         self.assertEqual(response.code, 200)
+
+
+
+class InternalTargetTests(ServerTestMixin, SynchronousTestCase):
+    """
+    Without C{allow_internal} the proxy forwards to no internal address
+    (issue 16 item 4: a Route to a loopback UDP service was followed).
+    """
+
+    serverSettings = ServerSettings(domains=("example.com",))
+
+    def test_internalRefused(self) -> None:
+        """
+        By Request-URI, Route or registered Contact: loopback, unspecified
+        (another port than ours), link-local, multicast, IPv4-mapped
+        loopback and one of our own hosts on another port are refused 403,
+        counted; nothing is sent.
+        """
+        targets = ["sip:x@127.0.0.2:6000;transport=udp", "sip:x@0.0.0.0:6000", "sip:x@169.254.1.1", "sip:x@224.0.0.1",
+                   "sip:x@[::1]:5070", "sip:x@[::ffff:127.0.0.1]:5070", "sip:x@[fe80::1]", "sip:x@127.0.0.4:7000"]
+        for n, uri in enumerate(targets):
+            self.feed(req("INVITE", uri, callID="r{}".format(n)))
+            response, _, _ = self.one()
+            self.assertEqual((response.code, response.reason), (403, "Internal Destination"), uri)
+        self.feed(req("INVITE", "sip:bob@10.0.0.1", callID="route", extra="Route: <sip:127.0.0.2:6000;transport=udp;lr>\r\n"))
+        self.assertEqual(self.one()[0].code, 403)
+        self.feed(req("REGISTER", "sip:127.0.0.1", extra="Contact: <sip:bob@127.0.0.3:5080>\r\nExpires: 300\r\n", callID="reg"))
+        self.assertEqual(self.one()[0].code, 200)
+        self.feed(req("INVITE", "sip:bob@127.0.0.1", callID="contact"))
+        self.assertEqual(self.one()[0].code, 403)
+        self.assertEqual(self.server.counters["forward_refused_internal"], len(targets) + 2)
+        self.assertEqual(self.server.counters["requests_forwarded"], 0)
+
+    def test_externalForwarded(self) -> None:
+        """
+        An ordinary address is forwarded as before.
+        """
+        self.feed(req("MESSAGE", "sip:bob@10.0.0.1"))
+        message, _, address = self.one()
+        self.assertEqual((message.method, address), ("MESSAGE", ("10.0.0.1", 5060)))
+
+    def test_allowInternalSetting(self) -> None:
+        """
+        C{--sip allow_internal} takes addresses and CIDR networks; anything
+        else is a usage error.
+        """
+        from twisted.python import usage
+
+        from twisted_sctp.tap import sipSettingsFrom
+
+        _, settings = sipSettingsFrom({"allow_internal": "127.0.0.0/8, ::1"})
+        self.assertEqual(settings.allowInternal, ("127.0.0.0/8", "::1"))
+        self.assertRaises(usage.UsageError, sipSettingsFrom, {"allow_internal": "localhost"})
+
+
+class ServerTests(ServerTestMixin, SynchronousTestCase):
+    """
+    The server through the SIP transport and a fake kernel.
+    """
 
     def test_noTimerWhileNoBindings(self) -> None:
         """

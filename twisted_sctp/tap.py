@@ -67,6 +67,7 @@ SIP_SETTINGS: Dict[str, Tuple[str, str, type]] = {
     "max_contact_bytes": ("server", "maxContactBytes", int),
     "max_binding_bytes": ("server", "maxBindingBytes", int),
     "domains": ("server", "domains", tuple),
+    "allow_internal": ("server", "allowInternal", tuple),
     "server_name": ("server", "serverName", str),
 }
 

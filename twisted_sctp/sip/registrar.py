@@ -9,8 +9,9 @@ Pure logic: no sockets, no wall clock.
 
 from __future__ import annotations
 
+import ipaddress
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import attrs
 
@@ -19,7 +20,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted_sctp.sip.base import Origin
 from twisted_sctp.sip.message import NameAddr, SIPParseError, SIPURI, parseURI
 
-__all__ = ["BINDING_OVERHEAD", "Binding", "Registrar", "RegistrarError", "ServerSettings", "bindingBytes"]
+__all__ = ["internalNetworks", "BINDING_OVERHEAD", "Binding", "Registrar", "RegistrarError", "ServerSettings", "bindingBytes"]
 
 
 @attrs.frozen
@@ -39,6 +40,10 @@ class ServerSettings:
     @ivar maxBindingBytes: the bytes of every binding together (AOR,
         Contact, Call-ID and L{BINDING_OVERHEAD} each; more: 503).
     @ivar domains: names that count as ours in Request-URIs, To and Route.
+    @ivar allowInternal: addresses and CIDR networks the proxy may forward
+        to although they are internal (loopback, unspecified, link-local,
+        multicast, or one of our listening hosts): refused with 403 unless
+        listed here.
     @ivar serverName: the Server header value.
     """
 
@@ -51,6 +56,7 @@ class ServerSettings:
     maxContactBytes: int = 1024
     maxBindingBytes: int = 64 * 1024 * 1024
     domains: Tuple[str, ...] = ()
+    allowInternal: Tuple[str, ...] = ()
     serverName: str = "twisted-sctp"
 
     def __attrs_post_init__(self) -> None:
@@ -58,6 +64,7 @@ class ServerSettings:
             raise ValueError("need 0 <= min_expires <= default_expires <= max_expires")
         if self.maxContacts < 1 or self.maxBindings < 1:
             raise ValueError("max_contacts and max_bindings must be positive")
+        internalNetworks(self.allowInternal)
         if min(self.maxAORBytes, self.maxContactBytes) < 32 or self.maxBindingBytes < 1024:
             raise ValueError("max_aor_bytes and max_contact_bytes must be at least 32, max_binding_bytes at least 1024")
 
@@ -111,6 +118,20 @@ class Binding:
         params = dict(self.contact.params)
         params["expires"] = str(self.expiresIn(now))
         return str(attrs.evolve(self.contact, params=params))
+
+
+def internalNetworks(values: Sequence[str]) -> Tuple[Any, ...]:
+    """
+    @return: the C{ipaddress} networks of C{allow_internal}.
+    @raise ValueError: one is not an address or CIDR network.
+    """
+    out = []
+    for text in values:
+        try:
+            out.append(ipaddress.ip_network(text.strip().strip("[]"), strict=False))
+        except ValueError:
+            raise ValueError("allow_internal: {!r} is not an address or CIDR network".format(text)) from None
+    return tuple(out)
 
 
 def _contactKey(uri: SIPURI) -> str:

@@ -19,6 +19,10 @@ Request handling (RFC 3261 section 16, stateless):
   3. Any other Request-URI: forwarded to it (IP addresses only; we do not
      resolve names: 478).
 
+Whatever chose it (Request-URI, Route or a registered Contact), an internal
+next hop (loopback, unspecified, link-local, multicast, one of our
+listening hosts) is refused with 403 unless C{allow_internal} lists it.
+
 Forwarding decrements Max-Forwards (adds 70 if absent, clamps a value
 above 255 to 70 first; 483 at 0, or 200 for an OPTIONS), refuses a target
 that reaches ourselves (one of our listening addresses, or 0.0.0.0/:: with
@@ -45,6 +49,7 @@ multihomed server are the same AOR.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Dict, Iterable, Optional, Tuple
 
 from zope.interface import implementer
@@ -56,7 +61,7 @@ from twisted_sctp.counters import Counters
 from twisted_sctp.sip.edit import MAX_FORWARDS_LIMIT, popVia, prependVia, removeFirstRoute, setMaxForwards, strictRoute
 from twisted_sctp.sip.flow import SEAL_PARAM, ViaSeal, branchFor, encodeFlowToken, replyTag
 from twisted_sctp.sip.message import NameAddr, SIPParseError, SIPRequest, SIPResponse, SIPURI, parseURI
-from twisted_sctp.sip.registrar import Binding, Registrar, RegistrarError, ServerSettings
+from twisted_sctp.sip.registrar import Binding, Registrar, RegistrarError, ServerSettings, internalNetworks
 from twisted_sctp.sip.transport import DEFAULT_PORT, SCTP, UDP, ISIPReceiver, Origin, SIPTransport
 from twisted_sctp.transport.address import normalizeHost
 
@@ -121,6 +126,7 @@ class SIPServer:
         self.guard: Optional[Any] = None
         #: The seal of the Vias we add (random key unless the service shares one).
         self.viaSeal = ViaSeal()
+        self._allowed = internalNetworks(self.settings.allowInternal)
 
     def asDict(self) -> Dict[str, int]:
         """
@@ -267,6 +273,12 @@ class SIPServer:
             self.counters.count("loops_detected")
             self._reply(request, origin, 482)
             return
+        if self._isInternal(address[0]):
+            self.counters.count("forward_refused_internal")
+            self.transport.warn("refused to forward a {method} to the internal address {host}:{port} (allow it with --sip allow_internal=...)",
+                                method=request.method[:32], host=address[0], port=address[1])
+            self._reply(request, origin, 403, "Internal Destination")
+            return
         destination = self.transport.route(transport, address, origin.listener)
         if destination is None:
             self._reply(request, origin, 503, "No Route")
@@ -284,6 +296,25 @@ class SIPServer:
         self.counters.forward_failed += 1
         popVia(request)
         self._reply(request, origin, 503, "Forwarding Failed")
+
+    def _isInternal(self, host: str) -> bool:
+        """
+        @return: whether C{host} (an IP address) is one the proxy does not
+            forward to unless C{allow_internal} lists it: loopback,
+            unspecified, link-local, multicast, or one of our listening
+            hosts (whatever the port: another service of this machine).
+        """
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if any(address in network for network in self._allowed):
+            return False
+        mapped = getattr(address, "ipv4_mapped", None)
+        for a in (address, mapped) if mapped is not None else (address,):
+            if a.is_loopback or a.is_unspecified or a.is_link_local or a.is_multicast:
+                return True
+        return any(host in listener.hosts for listener in self.transport.listeners)
 
     def _address(self, uri: SIPURI, binding: Optional[Binding]) -> Optional[Tuple[str, int]]:
         try:
