@@ -156,3 +156,55 @@ class HardeningTests(TestCase):
         response, _ = yield self.ask(data)
         self.assertEqual(response.code, 403)
         self.assertEqual(self.stats()["bindings"], 0)
+
+
+class FlowTokenTests(TestCase):
+    """
+    Item 2 over SCTP: a UAC on 127.0.0.2 calls bob, registered from
+    127.0.0.3 (loopback forwarding opted in); a stranger on 127.0.0.9 tries
+    C{i} tokens 1..59 with the seal of the real Via.
+    """
+
+    timeout = 60
+
+    def setUp(self) -> None:
+        requireSCTP()
+        from twisted_sctp.sip.registrar import ServerSettings
+
+        self.service = SIPService(reactor, [(["127.0.0.1"], 0)], serverSettings=ServerSettings(allowInternal=("127.0.0.0/8",)))
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        self.address = ("127.0.0.1", self.service.ports[0].getHost().port)
+
+    @defer.inlineCallbacks
+    def test_tokensNotGuessable(self) -> Any:
+        """
+        None of the 59 forged responses reaches the UAC's association; the
+        real 200 from the UAS does.
+        """
+        from twisted_sctp.sip.flow import encodeFlowToken
+
+        uac, uas, stranger = Peer(self, "127.0.0.2", True), Peer(self, "127.0.0.3", True), Peer(self, "127.0.0.9", True)
+        here = "sip:127.0.0.1:{}".format(self.address[1])
+        uas.send(request("REGISTER", here, "SIP/2.0/SCTP 127.0.0.3:{};branch=z9hG4bKreg".format(uas.address[1]), "reg-1",
+                         "Contact: <sip:bob@127.0.0.3:{};transport=sctp>\r\nExpires: 300\r\n".format(uas.address[1]), to="sip:bob@127.0.0.1"), self.address)
+        yield waitFor(lambda: uas.poll(), what="the 200 to REGISTER")
+        self.assertEqual(uas.inbox.pop()[0].code, 200)
+        uac.send(request("INVITE", "sip:bob@127.0.0.1:{}".format(self.address[1]), "SIP/2.0/SCTP 127.0.0.2:{};branch=z9hG4bKinv".format(uac.address[1]), "call-1"), self.address)
+        yield waitFor(lambda: uas.poll(), what="the INVITE at the UAS")
+        invite = uas.inbox.pop()[0]
+        ours = invite.vias[0]
+        self.assertIn("tsig", ours.params)
+        lines = "".join("{}: {}\r\n".format(n, v) for n, v in invite.headers if n in ("From", "To", "Call-ID", "CSeq"))
+        for n in range(1, 60):
+            params = dict(ours.params, i=encodeFlowToken(n))
+            via = "SIP/2.0/SCTP {}:{};".format(ours.host, ours.port) + ";".join("{}={}".format(k, v) for k, v in params.items())
+            stranger.send("SIP/2.0 200 OK\r\nVia: {}\r\nVia: {}\r\n{}Content-Length: 0\r\n\r\n".format(via, str(invite.vias[1]), lines.replace("call-1", "injected-{}".format(n))).encode(), self.address)
+        yield waitFor(lambda: self.service.sipStats().get("responses_forged", 0) >= 59, what="59 forged responses counted")
+        yield sleep(0.5)
+        self.assertEqual(uac.poll(), [])
+        real = "SIP/2.0 200 OK\r\n" + "".join("Via: {}\r\n".format(v) for v in invite.vias) + lines + "Content-Length: 0\r\n\r\n"
+        uas.send(real.encode(), self.address)
+        yield waitFor(lambda: uac.poll(), what="the real 200 at the UAC")
+        response = uac.inbox[0][0]
+        self.assertEqual((response.code, response.callID), (200, "call-1"))
