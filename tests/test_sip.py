@@ -574,6 +574,26 @@ class ReplyRoutingTests(SIPTestMixin, SynchronousTestCase):
         self.assertEqual(addr, ("198.51.100.7", 40000))
         self.assertEqual(self.sock.sent, [])
 
+    def test_clientReceivedRportOverridden(self) -> None:
+        """
+        A C{received}/C{rport} the client wrote does not choose where the
+        answer goes (RFC 3261 18.2.1, RFC 3581): the packet's real source
+        does (issue 16 item 3: answered at a third party before).
+        """
+        self.makeTransport()
+        udp = FakeUDP()
+        self.listener.udp = udp
+        from twisted_sctp.sip.message import makeResponse
+
+        for via in ("SIP/2.0/UDP 198.51.100.7:5070;received=127.0.0.2;rport=7777;branch=z9hG4bK1",
+                    "SIP/2.0/UDP 198.51.100.7:40000;received=127.0.0.2;branch=z9hG4bK2"):
+            self.transport.dataReceived(request(via=via), Origin(UDP, 0, ("198.51.100.7", 40000)))
+            message, origin = self.receiver.requests.pop()
+            self.transport.sendResponse(makeResponse(message, 200), origin)
+            data, addr = udp.written.pop()
+            self.assertEqual(addr, ("198.51.100.7", 40000))
+            self.assertNotIn("127.0.0.2", parseMessage(data).getHeader("via") or "")
+
     def test_routeChoosesListener(self) -> None:
         """
         route() prefers the listener with an association to the peer, then

@@ -109,6 +109,23 @@ class EditTests(SynchronousTestCase):
         assert via is not None
         self.assertEqual((via.rport, via.received), (5071, "pc33.atlanta.example.com"))
 
+    def test_fixTopViaOverridesClient(self) -> None:
+        """
+        A C{received} and an C{rport} value the client wrote are replaced by
+        the real source; a C{received} is removed where the sent-by host is
+        the source.
+        """
+        request = parseMessage(OPTIONS.replace(b"branch=z9hG4bKhjhs8ass877", b"branch=z9hG4bKhjhs8ass877;received=127.0.0.2;rport=7777"))
+        assert isinstance(request, SIPRequest)
+        fixTopVia(request, "192.0.2.9", 5071)
+        via = request.topVia
+        assert via is not None
+        self.assertEqual((via.rport, via.received), (5071, "192.0.2.9"))
+        same = parseMessage(OPTIONS.replace(b"branch=z9hG4bKhjhs8ass877", b"branch=z9hG4bKhjhs8ass877;received=127.0.0.2"))
+        assert isinstance(same, SIPRequest)
+        fixTopVia(same, same.topVia.host, 5071)  # type: ignore[union-attr]
+        self.assertNotIn("received", same.topVia.params)  # type: ignore[union-attr]
+
     def test_removeFirstRoute(self) -> None:
         """
         C{removeFirstRoute} takes the first value of the first Route line,

@@ -58,7 +58,7 @@ class PolicyTestsMixin:
         self.reactor.advance(1000)
         self.kernel = FakeKernel()
         self.service = SIPService(self.reactor, [(["127.0.0.1", "127.0.0.4"], 5060)], kernel=self.kernel,
-                                  serverSettings=ServerSettings(domains=(DOMAIN,)), security=security, checkers=checkers)
+                                  serverSettings=ServerSettings(domains=(DOMAIN,), allowInternal=("127.0.0.0/8",)), security=security, checkers=checkers)
         self.events: List[Dict[str, Any]] = []
         globalLogPublisher.addObserver(self.events.append)
         self.addCleanup(globalLogPublisher.removeObserver, self.events.append)  # type: ignore[attr-defined]

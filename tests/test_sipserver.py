@@ -204,15 +204,67 @@ def req(method: str, uri: str, via: str = "SIP/2.0/SCTP 127.0.0.2:5070;branch=z9
     ).format(m=method, u=uri, v=via, f=fromTag, t=to, c=callID, n=cseq, e=extra).encode()
 
 
-class ServerTests(SynchronousTestCase):
+class RegistrarBytesTests(SynchronousTestCase):
     """
-    The server through the SIP transport and a fake kernel.
+    The registrar is bounded by bytes, not only by count (issue 16 item 7:
+    3,000 bindings with 15 KB Contacts took 137 MB before).
     """
+
+    def registrar(self, **settings: Any) -> Registrar:
+        return Registrar(task.Clock(), ServerSettings(**settings))
+
+    def test_longValuesRefused(self) -> None:
+        """
+        An AOR, a Contact or a Call-ID over its bound is refused 400 with a
+        reason and a Warning naming the bound; nothing is bound.
+        """
+        r = self.registrar(maxAORBytes=64, maxContactBytes=128)
+        cases = [
+            ("u" * 65 + "@", [contact("<sip:u@10.0.0.1>")], "c", "Address-of-Record Too Long"),
+            ("u@", [contact("<sip:{}@10.0.0.1>".format("x" * 200))], "c", "Contact Too Long"),
+            ("u@", [contact("<sip:u@10.0.0.1>")], "c" * 129, "Call-ID Too Long"),
+        ]
+        for aor, contacts, callID, reason in cases:
+            e = self.assertRaises(RegistrarError, r.register, aor, contacts, 300, callID, 1)
+            self.assertEqual((e.code, e.reason), (400, reason))
+            self.assertIn("at most", e.headers[0][1])
+        self.assertEqual((len(r), r.bytes), (0, 0))
+
+    def test_totalBytesBounded(self) -> None:
+        """
+        Past C{maxBindingBytes} a REGISTER that adds bytes gets 503; one
+        that removes bindings still passes, and expiry gives the bytes back.
+        """
+        clock = task.Clock()
+        r = Registrar(clock, ServerSettings(maxBindingBytes=4096, maxContactBytes=1024))
+        big = "<sip:{}@10.0.0.1>".format("x" * 900)
+        added = 0
+        with self.assertRaises(RegistrarError) as caught:
+            for i in range(10):
+                r.register("u{}@".format(i), [contact(big)], 300, "c", 1)
+                added += 1
+        self.assertEqual((caught.exception.code, caught.exception.reason), (503, "Registrar Full (Bytes)"))
+        self.assertTrue(0 < r.bytes <= 4096)
+        self.assertEqual(len(r), added)
+        r.register("u0@", [contact(big)], 0, "c", 2)
+        self.assertEqual(len(r), added - 1)
+        clock.advance(301)
+        r.purge()
+        self.assertEqual((len(r), r.bytes), (0, 0))
+
+
+class ServerTestMixin:
+    """
+    A L{SIPService} on a fake kernel, listening on 127.0.0.1 and 127.0.0.4.
+    """
+
+    #: The server settings (the UAs of these tests are on loopback: allowed).
+    serverSettings = ServerSettings(domains=("example.com",), allowInternal=("127.0.0.0/8",))
 
     def setUp(self) -> None:
         self.reactor = MemoryReactorClock()
         self.kernel = FakeKernel()
-        self.service = SIPService(self.reactor, [(["127.0.0.1", "127.0.0.4"], 5060)], kernel=self.kernel, serverSettings=ServerSettings(domains=("example.com",)))
+        self.service = SIPService(self.reactor, [(["127.0.0.1", "127.0.0.4"], 5060)], kernel=self.kernel, serverSettings=self.serverSettings)
         self.service.startService()
         self.addCleanup(self.service.stopService)
         self.server = self.service.server
@@ -245,6 +297,65 @@ class ServerTests(SynchronousTestCase):
         self.feed(req("REGISTER", "sip:127.0.0.1", "SIP/2.0/SCTP 127.0.0.3:5080;branch=z9hG4bKr", "Contact: <{}>\r\nExpires: {}\r\n".format(contactURI, expires), to="<sip:bob@127.0.0.1>", callID="reg-1", fromTag="r"), assocID, UAS)
         response, _, _ = self.one()
         self.assertEqual(response.code, 200)
+
+
+
+class InternalTargetTests(ServerTestMixin, SynchronousTestCase):
+    """
+    Without C{allow_internal} the proxy forwards to no internal address
+    (issue 16 item 4: a Route to a loopback UDP service was followed).
+    """
+
+    serverSettings = ServerSettings(domains=("example.com",))
+
+    def test_internalRefused(self) -> None:
+        """
+        By Request-URI, Route or registered Contact: loopback, unspecified
+        (another port than ours), link-local, multicast, IPv4-mapped
+        loopback and one of our own hosts on another port are refused 403,
+        counted; nothing is sent.
+        """
+        targets = ["sip:x@127.0.0.2:6000;transport=udp", "sip:x@0.0.0.0:6000", "sip:x@169.254.1.1", "sip:x@224.0.0.1",
+                   "sip:x@[::1]:5070", "sip:x@[::ffff:127.0.0.1]:5070", "sip:x@[fe80::1]", "sip:x@127.0.0.4:7000"]
+        for n, uri in enumerate(targets):
+            self.feed(req("INVITE", uri, callID="r{}".format(n)))
+            response, _, _ = self.one()
+            self.assertEqual((response.code, response.reason), (403, "Internal Destination"), uri)
+        self.feed(req("INVITE", "sip:bob@10.0.0.1", callID="route", extra="Route: <sip:127.0.0.2:6000;transport=udp;lr>\r\n"))
+        self.assertEqual(self.one()[0].code, 403)
+        self.feed(req("REGISTER", "sip:127.0.0.1", extra="Contact: <sip:bob@127.0.0.3:5080>\r\nExpires: 300\r\n", callID="reg"))
+        self.assertEqual(self.one()[0].code, 200)
+        self.feed(req("INVITE", "sip:bob@127.0.0.1", callID="contact"))
+        self.assertEqual(self.one()[0].code, 403)
+        self.assertEqual(self.server.counters["forward_refused_internal"], len(targets) + 2)
+        self.assertEqual(self.server.counters["requests_forwarded"], 0)
+
+    def test_externalForwarded(self) -> None:
+        """
+        An ordinary address is forwarded as before.
+        """
+        self.feed(req("MESSAGE", "sip:bob@10.0.0.1"))
+        message, _, address = self.one()
+        self.assertEqual((message.method, address), ("MESSAGE", ("10.0.0.1", 5060)))
+
+    def test_allowInternalSetting(self) -> None:
+        """
+        C{--sip allow_internal} takes addresses and CIDR networks; anything
+        else is a usage error.
+        """
+        from twisted.python import usage
+
+        from twisted_sctp.tap import sipSettingsFrom
+
+        _, settings = sipSettingsFrom({"allow_internal": "127.0.0.0/8, ::1"})
+        self.assertEqual(settings.allowInternal, ("127.0.0.0/8", "::1"))
+        self.assertRaises(usage.UsageError, sipSettingsFrom, {"allow_internal": "localhost"})
+
+
+class ServerTests(ServerTestMixin, SynchronousTestCase):
+    """
+    The server through the SIP transport and a fake kernel.
+    """
 
     def test_noTimerWhileNoBindings(self) -> None:
         """
@@ -290,6 +401,36 @@ class ServerTests(SynchronousTestCase):
         response, _, _ = self.one()
         self.assertEqual((response.code, response.getHeaders("Contact")), (200, []))
         self.assertEqual(self.service.sipStats()["bindings"], 0)
+
+    def test_registerForeignDomainRefused(self) -> None:
+        """
+        Only our domains (listening addresses, C{domains}) are registrable:
+        a REGISTER for C{sip:x@evil.example} is refused 403 and binds
+        nothing (issue 16 item 6: it got 200 before).
+        """
+        self.feed(req("REGISTER", "sip:127.0.0.1", extra="Contact: <sip:x@127.0.0.2:5070>\r\nExpires: 300\r\n", to="<sip:x@evil.example>"))
+        response, _, _ = self.one()
+        self.assertEqual((response.code, response.reason), (403, "Not Our Domain"))
+        self.assertEqual(self.service.sipStats()["bindings"], 0)
+        self.assertEqual(self.server.counters["register_foreign"], 1)
+        for to in ("<sip:x@example.com>", "<sip:x@127.0.0.4>"):
+            self.feed(req("REGISTER", "sip:127.0.0.1", extra="Contact: <sip:x@127.0.0.2:5070>\r\nExpires: 300\r\n", to=to, callID=to))
+            self.assertEqual(self.one()[0].code, 200)
+
+    def test_registerLogLineBounded(self) -> None:
+        """
+        The log line of a REGISTER names the AOR cut to 80 characters, so a
+        7 KB user part does not make a 7 KB line per REGISTER.
+        """
+        from tests.test_sip import LogCapture
+
+        logs = LogCapture(self)
+        user = "u" * 200
+        self.feed(req("REGISTER", "sip:127.0.0.1", extra="Contact: <sip:x@127.0.0.2:5070>\r\nExpires: 300\r\n", to="<sip:{}@127.0.0.1>".format(user)))
+        self.assertEqual(self.one()[0].code, 200)
+        [event] = [e for e in logs.events if "REGISTER" in e.get("log_format", "")]
+        self.assertTrue(event["aor"].startswith("u" * 80))
+        self.assertLess(len(event["aor"]), 100)
 
     def test_registerErrors(self) -> None:
         """
@@ -355,6 +496,34 @@ class ServerTests(SynchronousTestCase):
         self.assertEqual(self.one()[0].code, 200)
         self.feed(req("ACK", "sip:bob@127.0.0.1", extra="Max-Forwards: 0\r\n"))
         self.assertEqual(self.sent(), [])
+
+    def test_loopToUnspecifiedAddress(self) -> None:
+        """
+        A Request-URI or a registered Contact of C{0.0.0.0} (or C{::}) with
+        our port reaches ourselves: 482 on the first hop, nothing forwarded
+        (issue 16 item 5: forwarded 70 times before).
+        """
+        self.feed(req("INVITE", "sip:x@0.0.0.0:5060;transport=udp"))
+        self.assertEqual(self.one()[0].code, 482)
+        self.feed(req("INVITE", "sip:x@[::]:5060", callID="c6"))
+        self.assertEqual(self.one()[0].code, 482)
+        self.registerUAS("sip:bob@0.0.0.0:5060;transport=udp")
+        self.feed(req("INVITE", "sip:bob@127.0.0.1", callID="c2"))
+        self.assertEqual(self.one()[0].code, 482)
+        self.assertEqual(self.server.counters["loops_detected"], 3)
+        self.assertEqual(self.server.counters["requests_forwarded"], 0)
+
+    def test_maxForwardsClamped(self) -> None:
+        """
+        Max-Forwards above 255 (RFC 3261 20.22) is clamped to 70 before it
+        is decremented, and counted; 255 itself is passed on less one.
+        """
+        self.registerUAS()
+        for given, expected in (("999999999", 69), ("256", 69), ("255", 254)):
+            self.feed(req("MESSAGE", "sip:bob@127.0.0.1", extra="Max-Forwards: {}\r\n".format(given), callID=given))
+            message, _, _ = self.one()
+            self.assertEqual(message.maxForwards, expected, given)
+        self.assertEqual(self.server.counters["max_forwards_clamped"], 2)
 
     def test_unknownUser(self) -> None:
         """
@@ -428,13 +597,58 @@ class ServerTests(SynchronousTestCase):
 
     def test_responseNotOursDropped(self) -> None:
         """
-        A response whose top Via is not ours, or that has no Via after ours,
+        A response whose top Via is not ours, or that is ours but unsealed,
         is dropped.
         """
         self.feed(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/SCTP 10.9.9.9:5060;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n")
         self.feed(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/SCTP 127.0.0.1:5060;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n")
         self.assertEqual(self.sent(), [])
-        self.assertEqual((self.server.counters["responses_not_ours"], self.server.counters["responses_absorbed"]), (1, 1))
+        counters = self.server.counters
+        self.assertEqual((counters["responses_not_ours"], counters["responses_forged"], counters["responses_absorbed"]), (1, 1, 0))
+
+    def test_forgedResponseNotReflected(self) -> None:
+        """
+        A stranger's response whose top Via names us but carries no seal
+        (or a seal of its own making) is not forwarded to its second Via, over
+        SCTP or UDP (issue 16 item 1: reflected to 127.0.0.2 before).
+        """
+        udp = FakeUDP()
+        self.service.transport.listeners[0].udp = udp
+        for seal in ("", ";tsig=" + "0" * 20, ";tsig=zz"):
+            for second in ("SIP/2.0/UDP 127.0.0.2:7779", "SIP/2.0/SCTP 127.0.0.2:5091"):
+                self.feed("SIP/2.0 200 OK\r\nVia: SIP/2.0/SCTP 127.0.0.1:5060;branch=z9hG4bKts1{}\r\nVia: {};branch=z9hG4bKv\r\n"
+                          "From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n".format(seal, second).encode())
+        self.assertEqual((self.sent(), udp.written), ([], []))
+        self.assertEqual(self.server.counters["responses_forged"], 6)
+        self.assertEqual(self.server.counters["responses_forwarded"], 0)
+
+    def test_flowTokenNotInjectable(self) -> None:
+        """
+        A stranger trying C{i} tokens 1..59 in responses (with the seal of a
+        real Via from another transaction, or none) gets nothing into
+        another user's association; a real response changed to another
+        C{i}, or arriving from another host than the request went to, is
+        dropped too (issue 16 item 2).
+        """
+        self.registerUAS()
+        self.feed(req("INVITE", "sip:bob@127.0.0.1"))
+        invite, _, _ = self.one()
+        ours = invite.vias[0]
+        self.assertIn("tsig", ours.params)
+        stranger = self.up(9, ("127.0.0.9", 5999))
+        for n in range(1, 60):
+            params = dict(ours.params, i=encodeFlowToken(n))
+            via = "SIP/2.0/SCTP 127.0.0.1:5060;" + ";".join("{}={}".format(k, v) for k, v in params.items())
+            self.feed("SIP/2.0 200 OK\r\nVia: {}\r\nVia: SIP/2.0/SCTP 127.0.0.2:5070;branch=z9hG4bK1\r\n"
+                      "From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: injected-{}\r\nCSeq: 1 INVITE\r\n\r\n".format(via, n).encode(), 9, ("127.0.0.9", 5999))
+        self.assertEqual(self.sent(), [])
+        self.assertEqual(self.server.counters["responses_forged"], 59)
+        self.assertIsNotNone(stranger)
+        # The real response, from where the INVITE went, is forwarded.
+        response = SIPResponse(200, "OK", [("Via", str(v)) for v in invite.vias] + [(n, v) for n, v in invite.headers if n in ("From", "To", "Call-ID", "CSeq")])
+        self.feed(response.toBytes(), 8, UAS)
+        message, info, _ = self.one()
+        self.assertEqual((message.code, info.assocID), (200, 7))
 
     def test_looseRouting(self) -> None:
         """

@@ -41,6 +41,7 @@ from twisted_sctp.transport.port import SCTPPort
 from twisted_sctp.sip.transport import SIPSettings, SIPTransport
 from twisted_sctp.sip.server import ServerSettings, SIPServer
 from twisted_sctp.sip.credentials import CREDENTIAL_INTERFACES, DigestAuthenticator
+from twisted_sctp.sip.flow import ViaSeal
 from twisted_sctp.sip.policy import SECURITY_SETTINGS, RequestGuard, SecuritySettings, defaultRealm, securitySettingsFrom
 
 Listen = Tuple[List[str], int]
@@ -63,7 +64,11 @@ SIP_SETTINGS: Dict[str, Tuple[str, str, type]] = {
     "max_expires": ("server", "maxExpires", int),
     "max_contacts": ("server", "maxContacts", int),
     "max_bindings": ("server", "maxBindings", int),
+    "max_aor_bytes": ("server", "maxAORBytes", int),
+    "max_contact_bytes": ("server", "maxContactBytes", int),
+    "max_binding_bytes": ("server", "maxBindingBytes", int),
     "domains": ("server", "domains", tuple),
+    "allow_internal": ("server", "allowInternal", tuple),
     "server_name": ("server", "serverName", str),
 }
 
@@ -375,6 +380,10 @@ class SIPService(service.Service):
         security = security if security is not None else SecuritySettings()
         realm = defaultRealm(security, self.server.settings.domains, self.listeners)
         self.guard = self.server.guard = RequestGuard(self.server, reactor, security, DigestAuthenticator(checkers) if checkers else None, realm)
+        if security.nonceSecretFile:
+            # Nodes sharing the secret file accept each other's Vias.
+            with open(security.nonceSecretFile, "rb") as f:
+                self.server.viaSeal = ViaSeal.fromSecret(f.read())
         self.ports: List[SCTPPort] = []
         self._bound = False
 

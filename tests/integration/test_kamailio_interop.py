@@ -201,7 +201,9 @@ class KamailioInteropTests(TestCase):
         adminSocket = os.path.join(self.work, "admin.sock")
         twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
         env = dict(os.environ, PYTHONPATH=ROOT)
-        server = spawn(self, [twistd, "-n", "--pidfile=", "--logfile=" + logfile, "sctp-sip", "--listen", "sctp:{}:{}".format(OURS, port), "--admin", "unix:" + adminSocket], env, limit=self.timeout)
+        server = spawn(self, [twistd, "-n", "--pidfile=", "--logfile=" + logfile, "sctp-sip", "--listen", "sctp:{}:{}".format(OURS, port), "--admin", "unix:" + adminSocket,
+                              # Every hop is on loopback: forwarding there is opted in.
+                              "--sip", "allow_internal=127.0.0.0/8"], env, limit=self.timeout)
         self.addCleanup(self.stop, server)
         self.server, self.serverLog = server, logfile
 

@@ -25,7 +25,7 @@ from twisted.trial.unittest import TestCase
 
 from tests.integration.helpers import sleep, waitFor
 from tests.integration.support import IPPROTO_SCTP, requireSCTP
-from tests.integration.test_sip_sipp import SCENARIOS, LogWatch, freePort, requireSIPp, sctpListening, sipp, spawn
+from tests.integration.test_sip_sipp import LOOPBACK_ALLOWED, SCENARIOS, LogWatch, freePort, requireSIPp, sctpListening, sipp, spawn
 from twisted_sctp.sip.digest import NonceMint, answerChallenge, formatCredentials, parseChallenge
 from twisted_sctp.sip.message import SIPMessage, parseMessage
 from twisted_sctp.sip.policy import SecuritySettings
@@ -115,7 +115,7 @@ class ServerTests(TestCase):
         self.serve(SecuritySettings(trusted=("127.0.0.3",), nonceSecretFile=self.secretFile))
 
     def serve(self, security: SecuritySettings) -> None:
-        self.service = SIPService(reactor, [(["127.0.0.1"], 0)], security=security, checkers=[strcred.makeChecker(USERS)])
+        self.service = SIPService(reactor, [(["127.0.0.1"], 0)], security=security, checkers=[strcred.makeChecker(USERS)], serverSettings=LOOPBACK_ALLOWED)
         self.service.startService()
         self.addCleanup(self.service.stopService)
         self.address = ("127.0.0.1", self.service.ports[0].getHost().port)
@@ -250,7 +250,7 @@ class FloodTests(TestCase):
         from 127.0.0.3, one at a time, all get 200; the limiter tracks at
         most rate_sources sources (here 2, with a third source too).
         """
-        service = SIPService(reactor, [(["127.0.0.1"], 0)], security=SecuritySettings(rateLimit=200, rateWindow=2.0, rateSources=2))
+        service = SIPService(reactor, [(["127.0.0.1"], 0)], security=SecuritySettings(rateLimit=200, rateWindow=2.0, rateSources=2), serverSettings=LOOPBACK_ALLOWED)
         service.startService()
         self.addCleanup(service.stopService)
         address = ("127.0.0.1", service.ports[0].getHost().port)
@@ -323,7 +323,7 @@ class SIPpTests(TestCase):
         twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
         server = spawn(self, [twistd, "-n", "--pidfile=", "--logfile=" + logfile, "sctp-sip", "--listen", "sctp:127.0.0.1:{}".format(port),
                               "--admin", "unix:" + os.path.join(work, "admin.sock"), "--auth", USERS,
-                              "--sip", "digest_algorithms=MD5,SHA-256"], dict(os.environ, PYTHONPATH=ROOT))
+                              "--sip", "digest_algorithms=MD5,SHA-256", "--sip", "allow_internal=127.0.0.0/8"], dict(os.environ, PYTHONPATH=ROOT))
 
         def started() -> bool:
             with open(logfile) as f:

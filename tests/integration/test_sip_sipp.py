@@ -26,7 +26,11 @@ from twisted.trial.unittest import SkipTest, TestCase
 from tests.integration.helpers import waitFor
 from tests.integration.support import IPPROTO_SCTP, kernelRequired, requireSCTP
 from twisted_sctp.sip.message import parseMessage
+from twisted_sctp.sip.registrar import ServerSettings
 from twisted_sctp.tap import SIPService
+
+#: Every party of these tests is on loopback: forwarding there is opted in.
+LOOPBACK_ALLOWED = ServerSettings(allowInternal=("127.0.0.0/8", "::1"))
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCENARIOS = os.path.join(ROOT, "examples", "sipp")
@@ -164,7 +168,7 @@ class ServerMixin:
     """
 
     def serve(self, listeners: Sequence[Tuple[List[str], int]]) -> SIPService:
-        service = SIPService(reactor, listeners)
+        service = SIPService(reactor, listeners, serverSettings=LOOPBACK_ALLOWED)
         service.startService()
         self.addCleanup(service.stopService)  # type: ignore[attr-defined]
         return service

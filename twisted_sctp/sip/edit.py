@@ -24,7 +24,7 @@ from twisted_sctp.sip.message import SIPMessage, SIPRequest
 from twisted_sctp.transport.address import normalizeHost
 
 __all__ = [
-    "fixTopVia", "popVia", "prependVia", "removeFirstRoute", "rewriteTopVia", "setMaxForwards",
+    "MAX_FORWARDS_DEFAULT", "MAX_FORWARDS_LIMIT", "fixTopVia", "popVia", "prependVia", "removeFirstRoute", "rewriteTopVia", "setMaxForwards",
     "strictRoute",
 ]
 
@@ -99,25 +99,33 @@ def popVia(message: SIPMessage) -> Via | None:
 
 def fixTopVia(request: SIPRequest, host: str, port: int) -> None:
     """
-    Add C{received} (and C{rport}, where asked for with an empty C{rport})
-    to the top Via of C{request}, which came from C{host}:C{port} (RFC 3261
-    18.2.1, RFC 3581): C{received} only where the sent-by host differs.
+    Set C{received} (and C{rport}, where the client asked for it) on the
+    top Via of C{request}, which came from C{host}:C{port} (RFC 3261 18.2.1,
+    RFC 3581), from the packet's real source whatever the client wrote:
+    with C{rport} (empty or not) both C{rport} and C{received} are ours;
+    without it C{received} is the source where the sent-by host differs,
+    and a C{received} the client wrote is removed where it does not.
     """
     via = request.topVia
     if via is None:
         return
     params = via.params
-    if "rport" in params and params["rport"] is None:
+    if "rport" in params:
         params = dict(params, rport=str(port), received=host)
     else:
         sentBy = via.host
         try:
-            sentBy = normalizeHost(sentBy)
+            sentBy = normalizeHost(sentBy.strip("[]"))
         except ValueError:
             pass
-        if sentBy == host:
+        if sentBy != host:
+            params = dict(params, received=host)
+        elif "received" in params:
+            params = {k: v for k, v in params.items() if k != "received"}
+        else:
             return
-        params = dict(params, received=host)
+    if params == via.params:
+        return
     _replaceFirst(request, "via", "Via", str(attrs.evolve(via, params=params)))
 
 
@@ -157,13 +165,24 @@ def strictRoute(request: SIPRequest, nextHop: str) -> None:
     request.uri = nextHop
 
 
+#: The largest Max-Forwards we pass on (RFC 3261 20.22: 0-255); larger is
+#: taken as the recommended initial value, 70.
+MAX_FORWARDS_LIMIT = 255
+MAX_FORWARDS_DEFAULT = 70
+
+
 def setMaxForwards(request: SIPRequest) -> None:
     """
     Max-Forwards one less for a forwarded request (RFC 3261 16.6 step 3),
-    70 if it had none.
+    70 if it had none; a value above 255 is clamped to 70 first (so a loop
+    we cannot see still ends within 70 hops).
     """
     maxForwards = request.maxForwards
-    request.setHeader("Max-Forwards", str(maxForwards - 1 if maxForwards is not None else 70))
+    if maxForwards is None:
+        value = MAX_FORWARDS_DEFAULT
+    else:
+        value = (MAX_FORWARDS_DEFAULT if maxForwards > MAX_FORWARDS_LIMIT else maxForwards) - 1
+    request.setHeader("Max-Forwards", str(value))
 
 
 _TOP_VIA_UDP = re.compile(rb"(\n(?:via|v)[ \t]*:[ \t]*SIP[ \t]*/[ \t]*2\.0[ \t]*/[ \t]*)UDP(?=[ \t])", re.IGNORECASE)

@@ -10,14 +10,15 @@ Kamailio writes it.  Pure: no I/O.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
-from typing import Callable, Optional, Tuple
+from typing import Callable, Iterable, Optional, Tuple
 
 from twisted_sctp.sip.headers import canonicalName
 from twisted_sctp.sip.message import SIPRequest
 
 __all__ = [
-    "BRANCH_MAGIC", "branchFor", "decodeFlowToken", "encodeFlowToken", "newBranch", "newTag",
+    "BRANCH_MAGIC", "SEAL_PARAM", "ViaSeal", "branchFor", "decodeFlowToken", "encodeFlowToken", "newBranch", "newTag",
     "replyTag", "stableTag",
 ]
 
@@ -101,3 +102,53 @@ def decodeFlowToken(text: Optional[str]) -> Optional[Tuple[int, int]]:
     if assocID <= 0 or listener < 0:
         return None
     return assocID, listener
+
+
+#: The Via parameter holding our seal.
+SEAL_PARAM = "tsig"
+
+#: Hex digits of the seal (80 bits).
+_SEAL_DIGITS = 20
+
+
+class ViaSeal:
+    """
+    The HMAC-SHA256 seal of the Via we add to a forwarded request: over its
+    branch, its flow token (C{i}) and the next hop (transport and host) the
+    request went to, keyed by a server secret.  A response whose top Via is
+    ours is forwarded only if the seal verifies for where the response came
+    from: a stranger can neither forge our Via (to have a response
+    reflected to its second Via) nor change its C{i} (to inject into
+    another user's association), and a response that does not come from
+    the host we sent the request to is not ours.
+
+    @param secret: the key; default 32 random bytes (per process).  Nodes
+        that must accept each other's Vias share one (L{fromSecret}).
+    """
+
+    def __init__(self, secret: Optional[bytes] = None) -> None:
+        self._key = secret if secret is not None else os.urandom(32)
+
+    @classmethod
+    def fromSecret(cls, secret: bytes) -> "ViaSeal":
+        """@return: a seal keyed by a key derived from C{secret} (a shared secret file's bytes, also used for other MACs)."""
+        return cls(hmac.new(secret, b"twisted-sctp via seal", hashlib.sha256).digest())
+
+    def seal(self, branch: str, token: Optional[str], transport: str, host: str) -> str:
+        """
+        @param host: the next hop's address (normalized: L{normalizeHost}).
+        @return: the value of our Via's L{SEAL_PARAM}.
+        """
+        text = "\0".join((branch, token or "", transport.upper(), host.lower()))
+        return hmac.new(self._key, text.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:_SEAL_DIGITS]
+
+    def verify(self, value: Optional[str], branch: Optional[str], token: Optional[str], transport: str, hosts: Iterable[str]) -> bool:
+        """
+        @param value: the L{SEAL_PARAM} of the response's top Via.
+        @param hosts: the addresses the response came from (an SCTP
+            association's every path).
+        @return: whether C{value} is our seal for one of C{hosts}.
+        """
+        if not value or not branch or len(value) != _SEAL_DIGITS:
+            return False
+        return any(hmac.compare_digest(self.seal(branch, token, transport, host), value.lower()) for host in hosts)

@@ -10,7 +10,8 @@ In order (docs/security.md)::
      counted, one warning per source per minute.  Trusted peers are exempt.
   2. Loop detection (RFC 3261 16.3 item 4): a request carrying one of our
      Vias whose branch is what we would compute for it again has looped:
-     482.  (483 for Max-Forwards 0 is the server's, on forwarding.)
+     482.  (A target that reaches ourselves, 482, and 483 for Max-Forwards
+     0 are the server's, on forwarding.)
   3. With C{--auth} (a L{DigestAuthenticator}), unless the source is trusted
      (C{trusted=ADDR[,CIDR...]}):
        - a REGISTER for us needs C{Authorization} (401 challenges, SHA-256

@@ -9,8 +9,9 @@ Pure logic: no sockets, no wall clock.
 
 from __future__ import annotations
 
+import ipaddress
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import attrs
 
@@ -19,7 +20,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted_sctp.sip.base import Origin
 from twisted_sctp.sip.message import NameAddr, SIPParseError, SIPURI, parseURI
 
-__all__ = ["Binding", "Registrar", "RegistrarError", "ServerSettings"]
+__all__ = ["internalNetworks", "BINDING_OVERHEAD", "Binding", "Registrar", "RegistrarError", "ServerSettings", "bindingBytes"]
 
 
 @attrs.frozen
@@ -32,7 +33,17 @@ class ServerSettings:
     @ivar maxExpires: longer lifetimes are cut to this.
     @ivar maxContacts: bindings per AOR (more: 403).
     @ivar maxBindings: bindings in all (more: 503).
+    @ivar maxAORBytes: the longest AOR (C{user@host} of To) bound (longer:
+        400).
+    @ivar maxContactBytes: the longest Contact value (and Call-ID) a binding
+        keeps (longer: 400).
+    @ivar maxBindingBytes: the bytes of every binding together (AOR,
+        Contact, Call-ID and L{BINDING_OVERHEAD} each; more: 503).
     @ivar domains: names that count as ours in Request-URIs, To and Route.
+    @ivar allowInternal: addresses and CIDR networks the proxy may forward
+        to although they are internal (loopback, unspecified, link-local,
+        multicast, or one of our listening hosts): refused with 403 unless
+        listed here.
     @ivar serverName: the Server header value.
     """
 
@@ -41,7 +52,11 @@ class ServerSettings:
     maxExpires: int = 86400
     maxContacts: int = 16
     maxBindings: int = 100000
+    maxAORBytes: int = 256
+    maxContactBytes: int = 1024
+    maxBindingBytes: int = 64 * 1024 * 1024
     domains: Tuple[str, ...] = ()
+    allowInternal: Tuple[str, ...] = ()
     serverName: str = "twisted-sctp"
 
     def __attrs_post_init__(self) -> None:
@@ -49,6 +64,9 @@ class ServerSettings:
             raise ValueError("need 0 <= min_expires <= default_expires <= max_expires")
         if self.maxContacts < 1 or self.maxBindings < 1:
             raise ValueError("max_contacts and max_bindings must be positive")
+        internalNetworks(self.allowInternal)
+        if min(self.maxAORBytes, self.maxContactBytes) < 32 or self.maxBindingBytes < 1024:
+            raise ValueError("max_aor_bytes and max_contact_bytes must be at least 32, max_binding_bytes at least 1024")
 
 
 class RegistrarError(Exception):
@@ -102,8 +120,32 @@ class Binding:
         return str(attrs.evolve(self.contact, params=params))
 
 
+def internalNetworks(values: Sequence[str]) -> Tuple[Any, ...]:
+    """
+    @return: the C{ipaddress} networks of C{allow_internal}.
+    @raise ValueError: one is not an address or CIDR network.
+    """
+    out = []
+    for text in values:
+        try:
+            out.append(ipaddress.ip_network(text.strip().strip("[]"), strict=False))
+        except ValueError:
+            raise ValueError("allow_internal: {!r} is not an address or CIDR network".format(text)) from None
+    return tuple(out)
+
+
 def _contactKey(uri: SIPURI) -> str:
     return str(uri)
+
+
+#: What one binding costs besides its strings, counted against
+#: C{maxBindingBytes} (the objects and dictionary entries holding it).
+BINDING_OVERHEAD = 512
+
+
+def bindingBytes(aor: str, binding: Binding) -> int:
+    """@return: what C{binding} of C{aor} counts against C{maxBindingBytes}."""
+    return BINDING_OVERHEAD + len(aor) + 2 * len(binding.contact.uri) + len(str(binding.contact)) + len(binding.callID)
 
 
 class Registrar:
@@ -116,6 +158,8 @@ class Registrar:
         self.settings = settings if settings is not None else ServerSettings()
         self._aors: Dict[str, Dict[str, Binding]] = {}
         self._count = 0
+        #: The L{bindingBytes} of every binding.
+        self.bytes = 0
         self._purgeInterval: Optional[float] = None
         self._purgeCall: Optional[IDelayedCall] = None
 
@@ -131,7 +175,7 @@ class Registrar:
         now = self._clock.seconds()
         entries = self._aors.get(aor, {})
         for key in [k for k, b in entries.items() if b.expiresAt <= now]:
-            del entries[key]
+            self.bytes -= bindingBytes(aor, entries.pop(key))
             self._count -= 1
         if not entries:
             self._aors.pop(aor, None)
@@ -206,10 +250,17 @@ class Registrar:
                 if b.callID == callID and cseq <= b.cseq:
                     raise RegistrarError(500, "Out of order CSeq")
             self._count -= len(current)
+            self.bytes -= sum(bindingBytes(aor, b) for b in current.values())
             self._aors.pop(aor, None)
             return []
+        if len(aor) > settings.maxAORBytes:
+            raise RegistrarError(400, "Address-of-Record Too Long", [("Warning", '399 - "at most {} bytes"'.format(settings.maxAORBytes))])
+        if len(callID) > settings.maxContactBytes:
+            raise RegistrarError(400, "Call-ID Too Long", [("Warning", '399 - "at most {} bytes"'.format(settings.maxContactBytes))])
         changes: Dict[str, Tuple[NameAddr, SIPURI, int, float]] = {}
         for contact in contacts:
+            if len(str(contact)) > settings.maxContactBytes:
+                raise RegistrarError(400, "Contact Too Long", [("Warning", '399 - "at most {} bytes"'.format(settings.maxContactBytes))])
             try:
                 uri = parseURI(contact.uri)
             except SIPParseError as e:
@@ -247,7 +298,11 @@ class Registrar:
             raise RegistrarError(403, "Too Many Contacts")
         if self._count - len(current) + len(after) > settings.maxBindings:
             raise RegistrarError(503, "Registrar Full")
+        grown = sum(bindingBytes(aor, b) for b in after.values()) - sum(bindingBytes(aor, b) for b in current.values())
+        if grown > 0 and self.bytes + grown > settings.maxBindingBytes:
+            raise RegistrarError(503, "Registrar Full (Bytes)")
         self._count += len(after) - len(current)
+        self.bytes += grown
         if after:
             self._aors[aor] = after
         else:

@@ -11,24 +11,36 @@ Request handling (RFC 3261 section 16, stateless):
      values remain, the request goes to the first one (loose routing; a
      strict-routing next hop gets the 16.6 step 6 rewrite).
   2. A Request-URI naming us (one of our listening addresses with our port
-     or no port, or a configured domain): REGISTER goes to the registrar;
+     or no port, or a configured domain): REGISTER goes to the registrar
+     (403 unless its To names one of our addresses or domains);
      OPTIONS without a user part is answered 200; otherwise the user is
      looked up and the request forwarded to the binding's contact (404 if
      there is none).
   3. Any other Request-URI: forwarded to it (IP addresses only; we do not
      resolve names: 478).
 
-Forwarding decrements Max-Forwards (adds 70 if absent; 483 at 0, or 200
-for an OPTIONS), adds our Via C{SIP/2.0/SCTP} (or C{UDP} where the target
+Whatever chose it (Request-URI, Route or a registered Contact), an internal
+next hop (loopback, unspecified, link-local, multicast, one of our
+listening hosts) is refused with 403 unless C{allow_internal} lists it.
+
+Forwarding decrements Max-Forwards (adds 70 if absent, clamps a value
+above 255 to 70 first; 483 at 0, or 200 for an OPTIONS), refuses a target
+that reaches ourselves (one of our listening addresses, or 0.0.0.0/:: with
+our port) with 482, adds our Via C{SIP/2.0/SCTP} (or C{UDP} where the target
 says C{transport=udp}) with a branch computed from the request (so that a
 CANCEL or the ACK of a non-2xx gets the INVITE's branch, RFC 3261 16.11)
 and with C{;i=<token>} naming the association the request came on
 (L{twisted_sctp.sip.transport.encodeFlowToken}, as Kamailio does).  ACK, CANCEL
 and BYE are forwarded the same way; an ACK is never answered.
 
-Responses: our Via is removed and the response sent to the next Via: on the
-association named by C{i} while it is open, else to the Via's address
-(C{received}, C{rport}, sent-by).
+Our Via carries C{;tsig=}, an HMAC over its branch, its C{i} and the next
+hop's transport and host (L{twisted_sctp.sip.flow.ViaSeal}).
+
+Responses: a response whose top Via is ours is forwarded only if that Via's
+seal verifies for the host it came from (else dropped and counted as
+C{responses_forged}); our Via is removed and the response sent to the next
+Via: on the association named by C{i} while it is open, else to the Via's
+address (C{received}, C{rport}, sent-by).
 
 AORs are C{user@host} from the To URI; a host that is ours counts as the
 same domain, so C{sip:bob@127.0.0.1} and C{sip:bob@127.0.0.2} on a
@@ -37,6 +49,7 @@ multihomed server are the same AOR.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Dict, Iterable, Optional, Tuple
 
 from zope.interface import implementer
@@ -45,10 +58,10 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from twisted_sctp.counters import Counters
-from twisted_sctp.sip.edit import popVia, prependVia, removeFirstRoute, setMaxForwards, strictRoute
-from twisted_sctp.sip.flow import branchFor, encodeFlowToken, replyTag
+from twisted_sctp.sip.edit import MAX_FORWARDS_LIMIT, popVia, prependVia, removeFirstRoute, setMaxForwards, strictRoute
+from twisted_sctp.sip.flow import SEAL_PARAM, ViaSeal, branchFor, encodeFlowToken, replyTag
 from twisted_sctp.sip.message import NameAddr, SIPParseError, SIPRequest, SIPResponse, SIPURI, parseURI
-from twisted_sctp.sip.registrar import Binding, Registrar, RegistrarError, ServerSettings
+from twisted_sctp.sip.registrar import Binding, Registrar, RegistrarError, ServerSettings, internalNetworks
 from twisted_sctp.sip.transport import DEFAULT_PORT, SCTP, UDP, ISIPReceiver, Origin, SIPTransport
 from twisted_sctp.transport.address import normalizeHost
 
@@ -60,6 +73,11 @@ ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSC
 
 #: What a 200 to OPTIONS says besides the copied lines (and Server).
 _OPTIONS_HEADERS = (("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", ""))
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    """@return: C{text} cut to C{limit} characters for a log line (a user-controlled value)."""
+    return text if len(text) <= limit else text[:limit] + "...({} more)".format(len(text) - limit)
 
 
 class ServerCounters(Counters):
@@ -106,6 +124,9 @@ class SIPServer:
         self.counters = ServerCounters()
         #: The security decision on each request (L{twisted_sctp.sip.policy.RequestGuard}), if any.
         self.guard: Optional[Any] = None
+        #: The seal of the Vias we add (random key unless the service shares one).
+        self.viaSeal = ViaSeal()
+        self._allowed = internalNetworks(self.settings.allowInternal)
 
     def asDict(self) -> Dict[str, int]:
         """
@@ -196,7 +217,14 @@ class SIPServer:
     def _register(self, request: SIPRequest, origin: Origin) -> None:
         to = request.toAddr
         assert to is not None and request.callID is not None and request.cseq is not None
-        aor = self.aorKey(parseURI(to.uri))
+        toURI = parseURI(to.uri)
+        if not self.transport.isLocal(toURI.host, None, self.settings.domains):
+            # Only our domains are registrable (docs/security.md).
+            self.counters.register_errors += 1
+            self.counters.count("register_foreign")
+            self._reply(request, origin, 403, "Not Our Domain")
+            return
+        aor = self.aorKey(toURI)
         try:
             bindings = self.registrar.register(aor, request.contacts, request.expires, request.callID, request.cseq.number, origin)
         except RegistrarError as e:
@@ -207,7 +235,7 @@ class SIPServer:
         if self.guard is not None:
             self.guard.registered(aor, bindings)
         now = self._clock.seconds()
-        self.log.debug("REGISTER {aor}: {count} binding(s)", aor=aor, count=len(bindings))
+        self.log.debug("REGISTER {aor}: {count} binding(s)", aor=_clip(aor), count=len(bindings))
         self._reply(request, origin, 200, headers=[("Contact", b.listed(now)) for b in bindings])
 
     def _forward(self, request: SIPRequest, origin: Origin, nextHop: Optional[SIPURI], binding: Optional[Binding] = None) -> None:
@@ -221,6 +249,8 @@ class SIPServer:
             else:
                 self._reply(request, origin, 483)
             return
+        if maxForwards is not None and maxForwards > MAX_FORWARDS_LIMIT:
+            self.counters.count("max_forwards_clamped")
         branch = branchFor(request)
         if binding is not None:
             request.uri = binding.contact.uri
@@ -238,8 +268,16 @@ class SIPServer:
         if address is None:
             self._reply(request, origin, 478, "Unresolvable Destination")
             return
-        if self.transport.isLocal(address[0], address[1]):
+        if self.transport.reachesUs(address[0], address[1]):
+            # A target that is ourselves: a loop on the first hop (RFC 3261 16.3 item 4).
+            self.counters.count("loops_detected")
             self._reply(request, origin, 482)
+            return
+        if self._isInternal(address[0]):
+            self.counters.count("forward_refused_internal")
+            self.transport.warn("refused to forward a {method} to the internal address {host}:{port} (allow it with --sip allow_internal=...)",
+                                method=request.method[:32], host=address[0], port=address[1])
+            self._reply(request, origin, 403, "Internal Destination")
             return
         destination = self.transport.route(transport, address, origin.listener)
         if destination is None:
@@ -249,6 +287,7 @@ class SIPServer:
         params: Dict[str, Optional[str]] = {}
         if origin.association is not None and origin.association.id:
             params["i"] = encodeFlowToken(origin.association.id, origin.listener)
+        params[SEAL_PARAM] = self.viaSeal.seal(branch, params.get("i"), destination.transport, destination.address[0])
         host, port = self.transport.localAddress(destination.listener)
         prependVia(request, host, port, branch, transport=destination.transport, extraParams=params)
         if self.transport.send(request, destination):
@@ -257,6 +296,25 @@ class SIPServer:
         self.counters.forward_failed += 1
         popVia(request)
         self._reply(request, origin, 503, "Forwarding Failed")
+
+    def _isInternal(self, host: str) -> bool:
+        """
+        @return: whether C{host} (an IP address) is one the proxy does not
+            forward to unless C{allow_internal} lists it: loopback,
+            unspecified, link-local, multicast, or one of our listening
+            hosts (whatever the port: another service of this machine).
+        """
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if any(address in network for network in self._allowed):
+            return False
+        mapped = getattr(address, "ipv4_mapped", None)
+        for a in (address, mapped) if mapped is not None else (address,):
+            if a.is_loopback or a.is_unspecified or a.is_link_local or a.is_multicast:
+                return True
+        return any(host in listener.hosts for listener in self.transport.listeners)
 
     def _address(self, uri: SIPURI, binding: Optional[Binding]) -> Optional[Tuple[str, int]]:
         try:
@@ -270,6 +328,21 @@ class SIPServer:
 
     # -- responses -------------------------------------------------------
 
+    def _sealed(self, ours: Any, origin: Origin) -> bool:
+        """
+        @return: whether our Via C{ours} on a response from C{origin} carries
+            the seal we made for the request's next hop: the response's
+            source address (any path of its SCTP association).
+        """
+        hosts = [origin.address[0]]
+        assoc = origin.association
+        if assoc is not None:
+            try:
+                hosts.extend(address[0] for address in assoc.peer.paths())
+            except AttributeError:
+                pass
+        return self.viaSeal.verify(ours.params.get(SEAL_PARAM), ours.branch, ours.params.get("i"), origin.transport, hosts)
+
     def responseReceived(self, response: SIPResponse, origin: Origin) -> None:
         """
         Forward a response to the next Via (RFC 3261 16.11).
@@ -279,6 +352,11 @@ class SIPServer:
         if not self.transport.isLocal(ours.host, ours.port, self.settings.domains):
             self.counters.responses_not_ours += 1
             self.log.debug("dropped a response whose top Via {via} is not ours", via=str(ours))
+            return
+        if not self._sealed(ours, origin):
+            self.counters.count("responses_forged")
+            self.transport.warn("dropped a response from {source} whose top Via {via} is ours but not sealed for it (forged, or not from where the request went)",
+                                source="{} {}:{}".format(origin.transport, *origin.address), via=str(ours)[:200])
             return
         popVia(response)
         if len(vias) < 2:

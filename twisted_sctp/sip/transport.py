@@ -304,6 +304,21 @@ class SIPTransport:
                 return True
         return False
 
+    def reachesUs(self, host: str, port: int) -> bool:
+        """
+        @return: whether a message sent to C{host}:C{port} comes back to us:
+            one of our listening addresses (L{isLocal}), or the unspecified
+            address (C{0.0.0.0}, C{::}: the kernel sends to a local address)
+            with one of our ports.
+        """
+        if self.isLocal(host, port):
+            return True
+        try:
+            host = normalizeHost(host.strip("[]"))
+        except ValueError:
+            return False
+        return host in ("0.0.0.0", "::") and any(entry.port == port for entry in self.listeners)
+
     def localAddress(self, listener: int) -> HostPort:
         """@return: the primary address and port of listener C{listener}."""
         entry = self.listeners[listener]
