@@ -13,7 +13,7 @@ from typing import Any, Dict
 from twisted.internet import defer, reactor
 from twisted.trial.unittest import TestCase
 
-from tests.integration.helpers import waitFor
+from tests.integration.helpers import sleep, waitFor
 from tests.integration.support import requireSCTP
 from tests.integration.test_sip_auth import RawClient
 from tests.integration.test_sip_sipp import LogWatch
@@ -156,3 +156,64 @@ class SameAssociationTests(TestCase):
         self.assertEqual(after.code, 200)
         self.assertEqual(self.logs.tracebacks(), [])
 
+
+class SlowReaderTests(TestCase):
+    """
+    Issue 16 item 8: one association sends big OPTIONS and never reads its
+    replies; the other associations' probes keep being answered.
+    """
+
+    timeout = 180
+
+    def setUp(self) -> None:
+        requireSCTP()
+        self.service = SIPService(reactor, [(["127.0.0.1"], 0)])
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        self.address = ("127.0.0.1", self.service.ports[0].getHost().port)
+        self.logs = LogWatch(self)
+
+    def bigOptions(self, client: RawClient, size: int = 15000) -> bytes:
+        """
+        @return: an OPTIONS whose Via (copied into the 200) is C{size}
+            bytes long.
+        """
+        data = client.request("OPTIONS", "sip:127.0.0.1", "sip:127.0.0.1")
+        return data.replace(b";branch=", b";pad=" + b"p" * size + b";branch=", 1)
+
+    @defer.inlineCallbacks
+    def test_othersAnsweredWhileOneDoesNotRead(self) -> Any:
+        """
+        150 OPTIONS with a 15 KB Via (copied into each 200) from a client
+        with a 4 KiB receive buffer that never reads; then 20 OPTIONS from
+        three other clients are all answered (on main: 0 of 20, the shared
+        sndbuf full of the slow one's replies), and the slow association
+        was held.
+        """
+        slow = bigClient(self, "127.0.0.2", self.address)
+        slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        port = self.service.ports[0]
+        sent = 0
+        for _ in range(150):
+            if slow.send(self.bigOptions(slow)):
+                sent += 1
+            yield sleep(0.005)
+        yield waitFor(lambda: port.stats.messages_in >= sent, timeout=30, what="the slow reader's requests read")
+        probes = [RawClient(self, "127.0.0.{}".format(3 + i), self.address) for i in range(3)]
+        answered = 0
+        for n in range(20):
+            probe = probes[n % 3]
+            try:
+                response = yield probe.ask(self.options(probe), timeout=5)
+            except AssertionError:
+                continue
+            answered += response.code == 200
+        snap = port.snapshot()
+        figures = {"slow_sent": sent, "answered": answered, "held": port.stats["held"], "queued_for_slow": max(port._queuedBytes.values() or [0]), "messages_in": snap["messages_in"], "messages_out": snap["messages_out"]}
+        print("\nSLOW_READER {}".format(figures))
+        self.assertEqual(answered, 20, figures)
+        self.assertGreaterEqual(port.stats["held"], 1, figures)
+        self.assertEqual(self.logs.tracebacks(), [])
+
+    def options(self, client: RawClient) -> bytes:
+        return client.request("OPTIONS", "sip:127.0.0.1", "sip:127.0.0.1")
