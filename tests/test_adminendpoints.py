@@ -58,9 +58,8 @@ class EndpointTests(SynchronousTestCase):
         self.assertEqual(serverEndpoint("tcp:7000").description, "tcp:7000:interface=127.0.0.1")
         self.assertEqual(serverEndpoint("tcp6:7000").description, r"tcp6:7000:interface=\:\:1")
         self.assertEqual(serverEndpoint("unix:/tmp/x").description, "unix:/tmp/x:mode=600")
-        self.assertTrue(serverEndpoint("tcp:7000:interface=127.0.0.2").local)
         self.assertTrue(serverEndpoint("unix:/tmp/x:mode=660").local)
-        for text in ("tcp:7000:interface=0.0.0.0", "tcp:7000:10.0.0.1", "tcp6:7000:interface=\\:\\:", "unix:/tmp/x:mode=666", "systemd:domain=UNIX:index=0"):
+        for text in ("tcp:7000", "tcp:7000:interface=127.0.0.2", "tcp6:7000", "ssl:7000", "tcp:7000:interface=0.0.0.0", "tcp:7000:10.0.0.1", "tcp6:7000:interface=\\:\\:", "unix:/tmp/x:mode=666", "systemd:domain=UNIX:index=0"):
             self.assertFalse(serverEndpoint(text).local, text)
 
     def test_clientFromServerString(self) -> None:
@@ -97,11 +96,26 @@ class EndpointTests(SynchronousTestCase):
         service = makeAdminService(MemoryReactorClock(), "tcp:7000:interface=0.0.0.0", FakeSIPService([]), self.secretFile())
         self.assertEqual(service.factory.secret, SECRET)
 
-    def test_loopbackNeedsNoSecret(self) -> None:
+    def test_loopbackTCPNeedsSecret(self) -> None:
         """
-        The default and loopback endpoints start without a secret.
+        A TCP admin endpoint on loopback is reachable by every local
+        account (issue 16 item 10: uid nobody could C{set max_assocs 0}), so
+        it needs the secret too: refused without one, with a message naming
+        --admin-secret-file and why.
         """
-        for text in (None, "tcp:7000", "tcp:0:interface=127.0.0.1", "unix:/tmp/a.sock"):
+        for text in ("tcp:7000", "tcp:0:interface=127.0.0.1", "tcp6:7000", "tcp:7000:interface=localhost"):
+            e = self.assertRaises(usage.UsageError, makeAdminService, MemoryReactorClock(), text, FakeSIPService([]), None)
+            self.assertIn("--admin-secret-file", str(e))
+            self.assertIn("every local account", str(e))
+        service = makeAdminService(MemoryReactorClock(), "tcp:7000", FakeSIPService([]), self.secretFile())
+        self.assertEqual(service.factory.secret, SECRET)
+
+    def test_privateUnixNeedsNoSecret(self) -> None:
+        """
+        The default endpoint and unix sockets closed to others start
+        without a secret.
+        """
+        for text in (None, "unix:/tmp/a.sock", "unix:/tmp/a.sock:mode=600", "unix:/tmp/a.sock:mode=660"):
             service = makeAdminService(MemoryReactorClock(), text, FakeSIPService([]), None)
             self.assertIsNone(service.factory.secret)
 

@@ -260,7 +260,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
     optParameters = [
         ["config", "c", None, "Read settings from FILE: TOML if it ends in .toml, else INI; sections [server], [sctp], [sip]. The command line wins."],
         ["admin", None, None, "AMP admin endpoint (Twisted server endpoint string). Default: a unix socket with mode 0600 in the run directory."],
-        ["admin-secret-file", None, None, "File holding the admin shared secret (required for an admin endpoint not on loopback)."],
+        ["admin-secret-file", None, None, "File holding the admin shared secret (required for any admin endpoint but a unix socket closed to others: TCP, even loopback, needs it)."],
         ["metrics", None, None, "Serve Prometheus metrics on this endpoint (e.g. tcp:9100:interface=127.0.0.1)."],
     ]
 

@@ -63,6 +63,8 @@ class StartupErrorTests(TestCase):
             ("twistd sctp-sip: --admin tcp:99999: port '99999' is not a port number (0-65535)", ("--admin", "tcp:99999")),
             ("Unknown endpoint type: 'bogus'", ("--metrics", "bogus:1")),
             ("cannot listen on 192.0.2.1:9464", ("--metrics", "tcp:9464:interface=192.0.2.1")),
+            # issue 16 item 10: loopback TCP is open to every local account.
+            ("can be reached by every local account, so it needs a shared secret: give --admin-secret-file", ("--admin", "tcp:0")),
         ]
         for expected, args in cases:
             yield self.assertOneLine(expected, *args)

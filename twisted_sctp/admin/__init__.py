@@ -8,7 +8,7 @@ Modules:
     by the server and the client).
   - L{twisted_sctp.admin.view}: the pure views (info, options, stats, assocs).
   - L{twisted_sctp.admin.auth}: the shared-secret challenge and the endpoint
-    policy (loopback only unless a secret is set).
+    policy (a private unix socket only, unless a secret is set).
   - L{twisted_sctp.admin.server}: the AMP server and its service.
   - L{twisted_sctp.admin.client}: L{AdminClient}, used by C{sctp-sipctl}.
   - L{twisted_sctp.admin.ctl}: the C{sctp-sipctl} command.

@@ -10,9 +10,10 @@ Security model (see docs/operations.md):
   - Default endpoint: a unix socket C{sctp-sip.admin} in the run directory,
     mode 0600 (only the server's user, and root, can connect).
   - A C{tcp:}/C{tcp6:}/C{ssl:} endpoint binds to loopback unless it names
-    an interface.  Anything not local (an interface other than loopback, a
-    unix socket whose mode lets "others" in, any other endpoint type) needs
-    a secret file, or the service refuses to start.
+    an interface.  Anything but a unix socket closed to "others" (any TCP
+    endpoint, loopback included: every local account can reach it; a unix
+    socket whose mode lets "others" in; any other endpoint type) needs a
+    secret file, or the service refuses to start.
   - The secret file must not be readable or writable by "others" (refused,
     not just warned about: a world-readable secret is no secret).
   - With a secret, a client must authenticate before anything else:

@@ -7,11 +7,13 @@ rules (see docs/operations.md).
   - Default admin endpoint: a unix socket C{sctp-sip.admin} in the run
     directory, mode 0600 (only the server's user, and root, can connect).
   - A C{tcp:}/C{tcp6:}/C{ssl:} endpoint binds to loopback unless it names
-    an interface.  Anything not local (an interface other than loopback, a
-    unix socket whose mode lets "others" in, any other endpoint type) is
-    refused for the admin endpoint unless a shared secret is set
-    (L{ADMIN}); the metrics (read-only counters, L{METRICS}) may listen
-    there once told to, their unix sockets default to mode 0644.
+    an interface.  Loopback is not private: every local account can
+    connect to it.  Only a unix socket closed to "others" counts as
+    private; anything else (any TCP endpoint, loopback included, a unix
+    socket whose mode lets "others" in, any other endpoint type) is refused
+    for the admin endpoint unless a shared secret is set (L{ADMIN}); the
+    metrics (read-only counters, L{METRICS}) may listen there once told
+    to, their unix sockets default to mode 0644.
   - L{clientEndpoint}: what C{sctp-sipctl --admin} accepts.
 """
 
@@ -103,7 +105,8 @@ class ServerEndpoint:
 
     @ivar description: the string to give C{serverFromString}.
     @ivar local: whether only this host's authorised users can reach it
-        (loopback, or a unix socket closed to "others").
+        (a unix socket closed to "others"; a TCP endpoint, even on
+        loopback, is reachable by every local account).
     @ivar why: when not local, a phrase saying why.
     """
 
@@ -143,7 +146,7 @@ def serverEndpoint(description: Optional[str], unixMode: str = "600") -> ServerE
             interface = kwargs["interface"] = _LOOPBACK[kind]
         final = joinDescription(kind, args, kwargs)
         if _isLoopback(interface):
-            return ServerEndpoint(final, True)
+            return ServerEndpoint(final, False, "a TCP endpoint, even on loopback ({}), can be reached by every local account".format(interface))
         return ServerEndpoint(final, False, "it listens on {} (not loopback)".format(interface or "every interface"))
     if kind == "unix":
         if "mode" not in kwargs and len(args) < 2:
@@ -242,7 +245,7 @@ def listenEndpoint(
     if not endpoint.local and policy.secretOption is not None and secret is None:
         raise usage.UsageError(
             "{} {}: {}, so it needs a shared secret: give {} FILE "
-            "(mode 600), or use a unix socket or a loopback tcp endpoint".format(
+            "(mode 600), or use a unix socket with mode 600 (unix:PATH)".format(
                 policy.option, endpoint.description, endpoint.why, policy.secretOption
             )
         )

@@ -18,7 +18,8 @@ L{Associations}, L{AbortAssociation}, L{ShutdownAssociation}.
 
 Security (see L{twisted_sctp.admin.auth} and docs/operations.md): the default
 endpoint is a unix socket with mode 0600 in the run directory; TCP binds
-loopback unless told otherwise; a non-local endpoint needs a secret file;
+loopback unless told otherwise; any endpoint but a unix socket closed to
+others (TCP on loopback included) needs a secret file;
 with a secret, a client gets no answer to any command before it has
 authenticated: the connection is dropped.
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional
 
 from twisted.application.internet import StreamServerEndpointService
+from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IStreamServerEndpoint
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
@@ -117,6 +119,12 @@ MAX_AUTH_FAILURES = 3
 AUTH_TIMEOUT = 30.0
 #: Bytes a client may send before it has authenticated.
 MAX_PRE_AUTH_BYTES = 16384
+#: Bytes one box may take, on every endpoint (authenticated or not, secret
+#: or not): the commands a client sends are a few hundred bytes, and AMP
+#: itself would buffer an unterminated box without limit.
+MAX_BOX_BYTES = 16384
+#: The error code of a command whose arguments do not parse.
+BAD_ARGUMENTS = b"BAD_ARGUMENTS"
 #: The budget for one page of associations, leaving room for AMP framing.
 _PAGE_BUDGET = 60000
 
@@ -136,6 +144,10 @@ class AdminCounters(Counters):
     @ivar auth_failures: failed authentications, all connections together.
     @ivar refused: connections dropped for a command before authenticating,
         too much data before authenticating, or too many failures.
+    @ivar bad_boxes: connections dropped for a malformed box (one over
+        L{MAX_BOX_BYTES}, or neither a command nor an answer).
+    @ivar bad_arguments: commands refused with C{BAD_ARGUMENTS} (an
+        argument missing or not of its type).
     """
 
     prefix = "admin_"
@@ -145,6 +157,8 @@ class AdminCounters(Counters):
     commands: int
     auth_failures: int
     refused: int
+    bad_boxes: int
+    bad_arguments: int
 
 
 class AdminFactory(ServerFactory):
@@ -204,6 +218,7 @@ class AdminProtocol(amp.AMP):
         self.failures = 0
         self._nonce: Optional[bytes] = None
         self._received = 0
+        self._partial = 0
         self._dropped = False
         self._timeout: Optional[IDelayedCall] = None
 
@@ -244,13 +259,16 @@ class AdminProtocol(amp.AMP):
             return "{}:{}".format("[{}]".format(host) if ":" in str(host) else host, port)
         return "a {} client".format(getattr(peer, "type", None) or peer.__class__.__name__.replace("Address", "").lower() or "local")
 
-    def _drop(self, why: str) -> None:
+    def _drop(self, why: str, counter: str = "refused") -> None:
         if self._dropped:
             return
         self._dropped = True
         self._cancelTimeout()
-        self._admin.counters.refused += 1
+        self._admin.counters.count(counter)
         self.log.warn("admin: dropping the connection from {peer}: {why}", peer=self._peer(), why=why)
+        # Release what the parser holds now, not when the peer has gone.
+        self._unprocessed = b""
+        self._currentBox = None
         if self.transport is not None:
             self.transport.loseConnection()
 
@@ -262,10 +280,19 @@ class AdminProtocol(amp.AMP):
             if self._received > MAX_PRE_AUTH_BYTES:
                 self._drop("sent more than {} bytes before authenticating".format(MAX_PRE_AUTH_BYTES))
                 return
+        # Bytes since the last whole box (approximate by at most one read):
+        # an unterminated box is dropped at MAX_BOX_BYTES on every endpoint.
+        self._partial += len(data)
         super().dataReceived(data)
+        if self._partial > MAX_BOX_BYTES:
+            self._drop("a box of more than {} bytes".format(MAX_BOX_BYTES), "bad_boxes")
 
     def ampBoxReceived(self, box: amp.AmpBox) -> None:
+        self._partial = 0
         if self._dropped:
+            return
+        if amp.COMMAND not in box and amp.ANSWER not in box and amp.ERROR not in box:
+            self._drop("a box that is neither a command nor an answer (keys {})".format(sorted(box)[:5]), "bad_boxes")
             return
         command = box.get(amp.COMMAND)
         if command is not None:
@@ -276,6 +303,31 @@ class AdminProtocol(amp.AMP):
         super().ampBoxReceived(box)
         if self.failures >= MAX_AUTH_FAILURES:
             self._drop("{} failed authentications".format(self.failures))
+
+    def locateResponder(self, name: bytes) -> Any:
+        """
+        The responder of command C{name}, whose arguments are checked first:
+        an argument that is missing or not of its type (C{_command:
+        SetOption} without C{value}, C{id=x}) is answered with the typed
+        error L{BAD_ARGUMENTS} and counted, not logged as a traceback.
+        """
+        responder = super().locateResponder(name)
+        entry = getattr(self, "_commandDispatch", {}).get(name)
+        if responder is None or entry is None:
+            return responder
+        command = entry[0]
+
+        def checked(box: amp.AmpBox) -> Any:
+            try:
+                command.parseArguments(box, self)
+            except Exception as e:
+                self._admin.counters.bad_arguments += 1
+                why = "bad arguments for {}: {}: {}".format(name.decode("ascii", "replace"), e.__class__.__name__, e)
+                self.log.warn("admin: {peer}: {why}", peer=self._peer(), why=why[:200])
+                return defer.fail(amp.RemoteAmpError(BAD_ARGUMENTS, why[:500]))
+            return responder(box)
+
+        return checked
 
     @Challenge.responder
     def challenge(self) -> Dict[str, object]:

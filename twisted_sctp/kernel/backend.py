@@ -170,6 +170,21 @@ class KernelBackend:
     def localAddresses(self, assocID: int = 0) -> List[HostPort]:
         return list(self.kernel.localAddresses(self.socket, assocID))
 
+    def sendWindow(self, assocID: int) -> Optional[Tuple[int, int]]:
+        """
+        @return: the peer's receive window and our DATA chunks waiting
+            for acknowledgement (C{SCTP_STATUS}), or L{None} where the
+            kernel cannot say (the association is gone).
+        """
+        status = getattr(self.kernel, "associationStatus", None)
+        if status is None or self.socket is None:
+            return None
+        try:
+            got = status(self.socket, assocID)
+        except (OSError, CodecError):
+            return None
+        return int(got.rwnd), int(got.unackdata)
+
     def applyOption(self, name: str, value: int) -> None:
         if self.socket is not None:
             self.kernel.applyRuntimeOption(self.socket, name, value, self.family)

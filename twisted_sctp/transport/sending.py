@@ -139,11 +139,26 @@ class Sender:
     @ivar maxQueuedBytes: per-association send queue bound (bytes).
     @ivar highWaterBytes: queued bytes above which the protocol's streaming
         producer is paused (resumed once the queue is empty).
+    @ivar windowCheckBytes: bytes handed to the backend for one
+        association between two looks at its send window (the backend's
+        C{sendWindow}: the peer's receive window and our unacknowledged
+        DATA chunks, C{SCTP_STATUS}).  An association whose peer's window
+        is closed with data outstanding is I{held}: its messages wait in
+        our queue (bounded, L{maxQueuedBytes}; beyond it sends fail and are
+        counted as C{drop_queue_full}) instead of filling the kernel's send
+        buffer, which a one-to-many socket shares between all its
+        associations (C{net.sctp.sndbuf_policy=0}).  Counted as C{held}.
+    @ivar holdRecheck: seconds between looks at a held association's window.
+    @ivar stallAbortAfter: seconds an association may stay held before it
+        is ABORTed (counted as C{stalled_aborted}); 0: never.
     """
 
     maxQueuedMessages = 10000
     maxQueuedBytes = 8 << 20
     highWaterBytes = 256 << 10
+    windowCheckBytes = 16 << 10
+    holdRecheck = 0.1
+    stallAbortAfter = 30.0
 
     backend: ISCTPBackend
     registry: AssociationRegistry
@@ -152,6 +167,7 @@ class Sender:
     connected: bool
     readTime: Optional[float]
     _connecting: Dict[Association, List[Any]]
+    _reactor: Any
 
     def __init__(self) -> None:
         self._queues = SendQueues()
@@ -160,8 +176,17 @@ class Sender:
         #: Transports whose loseConnection waits for their queue or producer.
         self._closing: Set[Any] = set()
         self._params: Dict[Tuple[int, int, bool, int, int, int], SendParameters] = {}
+        #: Bytes handed to the backend per association since its last
+        #: window check.
+        self._sinceCheck: Dict[Association, int] = {}
+        #: Held associations (peer window closed), with when they were held.
+        self._held: Dict[Association, float] = {}
+        self._holdTimer: Any = None
 
     def logPrefix(self) -> str:
+        raise NotImplementedError()
+
+    def abortAssociation(self, assoc: Association, reason: bytes = b"") -> None:
         raise NotImplementedError()
 
     def shutdownAssociation(self, assoc: Association) -> None:
@@ -262,6 +287,9 @@ class Sender:
         return self.registry.connecting(peer or SCTPAddress(address[0], address[1]))
 
     def _submit(self, assoc: Association, address: Optional[HostPort], data: bytes, params: SendParameters) -> None:
+        if assoc in self._held and not self._release(assoc):
+            self._enqueue(assoc, Outgoing(data, params, address))
+            return
         if self._queues.waiting(assoc):
             self._enqueue(assoc, Outgoing(data, params, address))
             return
@@ -298,6 +326,67 @@ class Sender:
         self.registry.sent(assoc, size, self.readTime)
         self.stats.messages_out += 1
         self.stats.bytes_out += size
+        if assoc.assocID:
+            since = self._sinceCheck.get(assoc, 0) + size
+            if since >= self.windowCheckBytes:
+                since = 0
+                if self._stalled(assoc):
+                    self._hold(assoc)
+            self._sinceCheck[assoc] = since
+
+    # -- holding an association whose peer does not read -------------------
+
+    def _stalled(self, assoc: Association) -> bool:
+        """
+        @return: whether C{assoc}'s peer has closed its receive window
+            while we have data outstanding (the backend's C{sendWindow};
+            C{False} where the backend cannot say).
+        """
+        look = getattr(self.backend, "sendWindow", None)
+        window = look(assoc.assocID) if look is not None and assoc.assocID else None
+        return window is not None and window[0] == 0 and window[1] > 0
+
+    def _hold(self, assoc: Association) -> None:
+        if assoc in self._held:
+            return
+        self._held[assoc] = self._reactor.seconds()
+        self.stats.count("held")
+        if self._holdTimer is None or not self._holdTimer.active():
+            self._holdTimer = self._reactor.callLater(self.holdRecheck, self._recheckHeld)
+
+    def _release(self, assoc: Association) -> bool:
+        """
+        Look at a held association's window again.
+
+        @return: whether it was released (its peer reads again).
+        """
+        if self._stalled(assoc):
+            return False
+        del self._held[assoc]
+        self._sinceCheck[assoc] = 0
+        if self._queues.waiting(assoc):
+            self.backend.startWriting()
+        return True
+
+    def _recheckHeld(self) -> None:
+        self._holdTimer = None
+        now = self._reactor.seconds()
+        for assoc, since in list(self._held.items()):
+            if self._release(assoc):
+                continue
+            if self.stallAbortAfter and now - since >= self.stallAbortAfter:
+                self.stats.count("stalled_aborted")
+                _log.warn(
+                    "{prefix} aborting association {id}: its peer has not read for {seconds:.0f} s ({queued} messages queued)",
+                    prefix=self.logPrefix(),
+                    id=assoc.id or assoc.assocID,
+                    seconds=now - since,
+                    queued=self._queues.count(assoc),
+                )
+                self._held.pop(assoc, None)
+                self.abortAssociation(assoc, b"peer not reading")
+        if self._held:
+            self._holdTimer = self._reactor.callLater(self.holdRecheck, self._recheckHeld)
 
     def _enqueue(self, assoc: Association, item: Outgoing) -> None:
         if not self._queues.push(assoc, item, self.maxQueuedMessages, self.maxQueuedBytes):
@@ -329,20 +418,29 @@ class Sender:
         turn, then resume the pull producers whose writes are all sent and
         shut down the associations whose close waited for that.
         """
+        blocked = False
         for assoc, queue in self._queues.items():
-            while queue:
+            # A held association waits (its peer does not read); the others
+            # go on, and so does the loop after one that has no room (with
+            # sndbuf_policy=1 room is per association).
+            while queue and assoc not in self._held:
                 item = queue[0]
                 try:
                     self._sendOne(assoc, item.data, item.params, item.address)
                 except BlockingIOError:
-                    return
+                    blocked = True
+                    break
                 except OSError as e:
                     self.stats.drop("association_lost")
                     _log.warn("{prefix} dropping a queued message: {err}", prefix=self.logPrefix(), err=e)
                 self._queues.popleft(assoc)
+            if queue:
+                continue
             self._queues.drop(assoc)
             if assoc.transport is not None:
                 assoc.transport._resume()
+        if blocked:
+            return
         waiting, self._pullWaiting = self._pullWaiting, []
         for transport in waiting:
             producer = transport.producer
@@ -353,7 +451,8 @@ class Sender:
         # A close still waiting needs no wake-up of its own: its queue keeps
         # writing on, its producer's next write or unregisterProducer
         # checks it again.
-        if not self._queues and not self._pullWaiting:
+        if not self._pullWaiting and all(assoc in self._held for assoc, _ in self._queues.items()):
+            # Nothing to write but held queues: their re-check wakes us.
             self.backend.stopWriting()
 
     def _pullWrote(self, transport: Any) -> None:
@@ -383,6 +482,11 @@ class Sender:
             self.shutdownAssociation(assoc)
 
     def _failQueue(self, assoc: Association, reason: str, resend: bool = False) -> None:
+        self._held.pop(assoc, None)
+        self._sinceCheck.pop(assoc, None)
+        if not self._held and self._holdTimer is not None and self._holdTimer.active():
+            self._holdTimer.cancel()
+            self._holdTimer = None
         queue = self._queues.drop(assoc)
         if resend:
             # C{assoc} ended (without an error cause) with messages never
