@@ -91,6 +91,14 @@ def _listenSpec(text: str, where: str = "--listen") -> Tuple[Listen, Dict[str, i
         raise usage.UsageError("{} {}: {} (use sctp:HOST:PORT, sctp:(HOST1,HOST2):PORT, sctp:[IPV6]:PORT or sctp:PORT:interface=ADDR[,ADDR][:OPTION=VALUE...])".format(where, text, e))
 
 
+def _listenStyle(text: str) -> str:
+    """
+    @return: the socket style a listen address names (C{style=} of an
+        endpoint string; C{"one-to-many"} otherwise).
+    """
+    return endpoints.parseServerString(text).style if endpoints.isServerString(text) else "one-to-many"
+
+
 def _listen(text: str, where: str = "--listen") -> Listen:
     return _listenSpec(text, where)[0]
 
@@ -211,6 +219,7 @@ def readConfig(path: str) -> ConfigFile:
             specs = [_listenSpec(str(t), "--config {}: listen".format(path)) for t in texts]
             server["listen"] = [listen for listen, _ in specs]
             server["listen_options"] = {_key(listen): given for listen, given in specs if given}
+            server["listen_styles"] = {_key(listen): _listenStyle(str(t)) for (listen, _), t in zip(specs, texts)}
         else:
             server[name] = str(value)
     return ConfigFile(server, dict(sections.get("sctp", {})), dict(sections.get("sip", {})))
@@ -242,6 +251,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         super().__init__()
         self["listen"] = []
         self["listenOptions"] = {}
+        self["listenStyles"] = {}
         self["option"] = {}
         self["sip"] = {}
         self["credCheckers"] = []
@@ -252,6 +262,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         """
         listen, given = _listenSpec(value)
         self["listen"].append(listen)
+        self["listenStyles"][_key(listen)] = _listenStyle(value)
         if given:
             self["listenOptions"][_key(listen)] = given
 
@@ -279,6 +290,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         config = readConfig(self["config"]) if self["config"] else ConfigFile()
         self["listeners"] = self["listen"] or config.server.get("listen") or [_listen(DEFAULT_LISTEN)]
         given = self["listenOptions"] if self["listen"] else config.server.get("listen_options", {})
+        self["listenerStyles"] = self["listenStyles"] if self["listen"] else config.server.get("listen_styles", {})
         sctp: Dict[str, Any] = {}
         for key, value in config.sctp.items():
             try:
@@ -316,6 +328,8 @@ class SIPService(service.Service):
     @ivar ports: the started L{SCTPPort}s.
     @ivar listenerOptions: the options of listeners whose C{--listen}
         endpoint string named some (the others use C{options}).
+    @ivar listenerStyles: the socket style of each listener whose endpoint
+        string named one (C{"one-to-one"}: L{twisted_sctp.kernel.onetoone}).
     @ivar transport: the L{SIPTransport}.
     @ivar server: the L{SIPServer}.
     @ivar guard: its L{RequestGuard} (the security policy, docs/security.md).
@@ -335,8 +349,10 @@ class SIPService(service.Service):
         security: Optional[SecuritySettings] = None,
         checkers: Sequence[Any] = (),
         listenerOptions: Optional[Dict[ListenKey, SCTPOptions]] = None,
+        listenerStyles: Optional[Dict[ListenKey, str]] = None,
     ) -> None:
         self._reactor = reactor
+        self.listenerStyles = dict(listenerStyles or {})
         self.listeners = [(list(hosts), port) for hosts, port in listeners]
         self.options = options if options is not None else SCTPOptions()
         self.listenerOptions = dict(listenerOptions or {})
@@ -366,7 +382,12 @@ class SIPService(service.Service):
             try:
                 for hosts, port in self.listeners:
                     options = self.listenerOptions.get((tuple(hosts), port), self.options)
-                    listener = self.transport.listen(hosts, port, options, kernel=self._kernel)
+                    kernel = self._kernel
+                    if self.listenerStyles.get((tuple(hosts), port)) == "one-to-one":
+                        from twisted_sctp.kernel.onetoone import OneToOneKernel
+
+                        kernel = OneToOneKernel(kernel)
+                    listener = self.transport.listen(hosts, port, options, kernel=kernel)
                     self.ports.append(listener.sctp)
             except BaseException:
                 self.transport.stopListening()
@@ -487,7 +508,8 @@ def buildService(config: Any, reactor: Any, kernel: Any = None, probe: Callable[
         _fail(e)
     top = _TopService()
     sipService = SIPService(reactor, config["listeners"], config["sctpOptions"], config["sipSettings"], config["serverSettings"], kernel,
-                            config.get("securitySettings"), config.get("credCheckers", ()), config.get("listenerOptions"))
+                            config.get("securitySettings"), config.get("credCheckers", ()), config.get("listenerOptions"),
+                            config.get("listenerStyles"))
     sipService.setServiceParent(top)
     from twisted_sctp.admin.server import makeAdminService
 
