@@ -192,6 +192,24 @@ class OneToOneBackendTests(SynchronousTestCase):
         self.assertEqual([d for d, _, _ in sock.sent], [b"a", b"b"])
         self.assertEqual(self.reactor.getWriters(), [])
 
+    def test_fullSocketHoldsUpNoOther(self) -> None:
+        """
+        With two sockets full, the one that gets room drains its queue
+        though the other, first in the queues, is still full.
+        """
+        first, firstReader = self.accept(7)
+        second, secondReader = self.accept(8)
+        a, b = (p.transport for p in self.factory.built)
+        first.blocked = second.blocked = True
+        a.write(b"to first")
+        b.write(b"to second")
+        self.assertEqual(sorted(map(id, self.reactor.getWriters())), sorted(map(id, [firstReader, secondReader])))
+        second.blocked = False
+        secondReader.doWrite()
+        self.assertEqual([d for d, _, _ in second.sent], [b"to second"])
+        self.assertEqual((first.sent, self.port.queuedMessages(a.association)), ([], 1))
+        self.assertEqual(self.reactor.getWriters(), [firstReader])
+
     def test_connect(self) -> None:
         """
         C{connect} opens a socket of its own with the options, bound to the

@@ -5,7 +5,7 @@ C{twisted.internet.endpoints.serverFromString} and C{clientFromString}
 (the drop-in C{twisted/plugins/twisted_sctp_endpoints.py} registers the
 parsers).
 
-Server, C{sctp:PORT[:interface=ADDR[,ADDR...]][:style=one-to-many][:OPTION=VALUE...]}::
+Server, C{sctp:PORT[:interface=ADDR[,ADDR...]][:style=one-to-many|one-to-one][:OPTION=VALUE...]}::
 
     serverFromString(reactor, "sctp:5060:interface=127.0.0.1")
     serverFromString(reactor, "sctp:5060:interface=10.0.0.1,10.0.1.1:autoclose=120:max_assocs=1000")
@@ -20,7 +20,7 @@ L{parseServerString} (used by C{twistd sctp-sip --listen}) also takes them
 unescaped inside brackets and C{interface=} given more than once.  The
 default interface is every IPv4 address (C{0.0.0.0}), as for C{tcp:}.
 
-Client, C{sctp:host=HOST[,HOST...]:port=PORT[:bindAddress=ADDR[,ADDR...]][:timeout=SECONDS][:OPTION=VALUE...]}
+Client, C{sctp:host=HOST[,HOST...]:port=PORT[:bindAddress=ADDR[,ADDR...]][:timeout=SECONDS][:style=one-to-one][:OPTION=VALUE...]}
 (or C{sctp:HOST:PORT}; C{host=H1,H2} for a multihomed peer):
 C{connect(factory)} opens a socket of its own, bound to C{bindAddress}
 (default: every address of the peer's family) and C{bindPort} (default 0,

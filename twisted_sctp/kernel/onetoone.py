@@ -171,6 +171,9 @@ class OneToOneBackend:
     maxMessageSize = 1 << 20
     backlog = 128
     maxAcceptsPerWakeup = 64
+    #: Each association has its own send buffer (see the layer's
+    #: C{writable}): one full socket does not hold up the others.
+    perAssociationBuffers = True
     #: The local port the sockets that we open bind (0: any).
     clientPort = 0
     socket: Any = None

@@ -328,23 +328,39 @@ class Sender:
         The backend has room again: drain the per-association queues in
         turn, then resume the pull producers whose writes are all sent and
         shut down the associations whose close waited for that.
+
+        A backend with a buffer per association (C{perAssociationBuffers},
+        one-to-one sockets) has the other associations drained past a full
+        one; over a shared buffer the first full one stops the drain.
         """
+        perAssociation = getattr(self.backend, "perAssociationBuffers", False)
         for assoc, queue in self._queues.items():
+            full = False
             while queue:
                 item = queue[0]
                 try:
                     self._sendOne(assoc, item.data, item.params, item.address)
                 except BlockingIOError:
-                    return
+                    if not perAssociation:
+                        return
+                    full = True
+                    break
                 except OSError as e:
                     self.stats.drop("association_lost")
                     _log.warn("{prefix} dropping a queued message: {err}", prefix=self.logPrefix(), err=e)
                 self._queues.popleft(assoc)
+            if full:
+                continue
             self._queues.drop(assoc)
             if assoc.transport is not None:
                 assoc.transport._resume()
         waiting, self._pullWaiting = self._pullWaiting, []
         for transport in waiting:
+            if self._queues.waiting(transport.association):
+                # Its association's buffer is still full (per-association
+                # buffers only): what it wrote is not sent yet.
+                self._pullWaiting.append(transport)
+                continue
             producer = transport.producer
             if producer is not None and not transport.streamingProducer and transport.connected:
                 producer.resumeProducing()
