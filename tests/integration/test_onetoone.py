@@ -252,6 +252,27 @@ class OneToOneTests(TestCase):
         self.assertEqual(server.registry.opened, 1)
 
     @defer.inlineCallbacks
+    def test_sendByAddressOpensAnAssociation(self) -> Any:
+        """
+        C{sendMessage} to a peer address without an association opens one
+        (a socket of its own, named by the backend's id in the registry) and
+        delivers the messages; the echoes come back on it to the protocol
+        built for it.
+        """
+        peerFactory = RecordingFactory(Echo)
+        peer = listen(self, peerFactory, "one-to-many")
+        port = listen(self, RecordingFactory(Recorder))
+        target = ("127.0.0.1", peer.getHost().port)
+        port.sendMessage(b"first", target, ppid=7)
+        port.sendMessage(b"second", target, ppid=7)
+        yield waitFor(lambda: peerFactory.built and len(peerFactory.built[0].messages) == 2, what="both messages at the peer")
+        self.assertEqual([m.payload for m in peerFactory.built[0].messages], [b"first", b"second"])
+        (assoc,) = list(port.registry)
+        self.assertEqual(len(port.backend.connections), 1)
+        self.assertEqual(assoc.assocID, list(port.backend.connections)[0])
+        yield waitFor(lambda: assoc.protocol is not None and len(assoc.protocol.messages) == 2, what="the echoes")
+
+    @defer.inlineCallbacks
     def test_endpointStrings(self) -> Any:
         """
         C{style=one-to-one} server and client endpoint strings open
