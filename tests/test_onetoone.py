@@ -145,6 +145,22 @@ class OneToOneBackendTests(SynchronousTestCase):
         self.reactor.advance(0)
         self.assertEqual([f.value.how for f in self.factory.built[0].lost], ["aborted"])
 
+    def test_abortWithoutLinger(self) -> None:
+        """
+        A socket that refuses C{SO_LINGER} is closed all the same, and the
+        association still ends.
+        """
+        sock, connection = self.accept()
+
+        def refuse(level: int, name: int, value: Any) -> None:
+            raise OSError(errno.EBADF, "scripted")
+
+        sock.setsockopt = refuse  # type: ignore[method-assign]
+        self.factory.built[0].transport.abortConnection()
+        self.reactor.advance(0)
+        self.assertTrue(sock.closed)
+        self.assertEqual([f.value.how for f in self.factory.built[0].lost], ["aborted"])
+
     def test_readFailureEndsAssociation(self) -> None:
         """
         A read that stops the socket (the reactor calls its

@@ -261,12 +261,11 @@ class OneToOneBackend:
         of handling that association).
         """
         connection = self._connection(assocID)
-        connection.pauseReading()
-        connection.stopWriting()
         try:
             connection.socket.setsockopt(SOL_SOCKET, SO_LINGER, _ABORT_LINGER)
-        finally:
-            connection.close()
+        except OSError as e:
+            _log.warn("{prefix} no ABORT for association {assocID}, closing its socket: {err}", prefix=self.logPrefix(), assocID=assocID, err=e)
+        connection.close()
         self._reactor.callLater(0, self._ended, connection)
 
     def peerAddresses(self, assocID: int) -> List[HostPort]:
