@@ -225,6 +225,13 @@ class OneToOneBackendTests(SynchronousTestCase):
         self.assertEqual([d for d, _, _ in second.sent], [b"to second"])
         self.assertEqual((first.sent, self.port.queuedMessages(a.association)), ([], 1))
         self.assertEqual(self.reactor.getWriters(), [firstReader])
+        # Woken while still full: it stays watched, and drains once it has room.
+        firstReader.doWrite()
+        self.assertEqual(self.reactor.getWriters(), [firstReader])
+        first.blocked = False
+        firstReader.doWrite()
+        self.assertEqual([d for d, _, _ in first.sent], [b"to first"])
+        self.assertEqual(self.reactor.getWriters(), [])
 
     def test_connect(self) -> None:
         """

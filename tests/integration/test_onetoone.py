@@ -163,6 +163,25 @@ class OneToOneTests(TestCase):
         self.assertGreater(server.stats.partial_reassembled, 0)
 
     @defer.inlineCallbacks
+    def test_burstThroughFullSockets(self) -> Any:
+        """
+        3,000 messages written at once through small send buffers fill the
+        sockets both ways (queued, then drained as each socket has room):
+        every echo comes back, in order.
+        """
+        server = listenSCTP(reactor, 0, RecordingFactory(Echo), ["127.0.0.1"], SCTPOptions(socket_sndbuf=16384), style="one-to-one")
+        self.addCleanup(server.stopListening)
+        client = listenSCTP(reactor, 0, RecordingFactory(Recorder), ["127.0.0.1"], SCTPOptions(socket_sndbuf=16384), style="one-to-one")
+        self.addCleanup(client.stopListening)
+        protocol = yield client.connect(("127.0.0.1", server.getHost().port))
+        payloads = [b"%05d" % i + b"." * 195 for i in range(3000)]
+        for payload in payloads:
+            protocol.transport.writeMessage(payload)
+        yield waitFor(lambda: len(protocol.messages) == len(payloads), timeout=60, what="3,000 echoes")
+        self.assertEqual([m.payload for m in protocol.messages], payloads)
+        self.assertGreater(client.stats.sendq_full, 0)
+
+    @defer.inlineCallbacks
     def test_optionsReadBack(self) -> Any:
         """
         Options given to a one-to-one port are on its listening socket

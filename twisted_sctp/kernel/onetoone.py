@@ -238,7 +238,11 @@ class OneToOneBackend:
         try:
             connection.send(payload, params, connection.kernelID)
         except BlockingIOError:
+            # Watched for room at once: the layer asks only when it starts
+            # a queue, not when a drain finds the socket full again.
             self._blocked.add(connection)
+            self._wantWrite = True
+            connection.startWriting()
             raise
         except OSError as e:
             if e.errno in (errno.ENOTCONN, errno.ECONNRESET) and address is None:
