@@ -33,7 +33,6 @@ from twisted_sctp.endpoints import (
     SCTPEndpointError,
     SCTPServerEndpoint,
     SCTPServerParser,
-    UnsupportedStyleError,
     isServerString,
     parseServerString,
     splitDescription,
@@ -171,15 +170,15 @@ class ServerStringTests(SynchronousTestCase):
             e = self.assertRaises(SCTPEndpointError, serverFromString, MemoryReactorClock(), text)
             self.assertIn(word, str(e))
 
-    def test_oneToOneRefused(self) -> None:
+    def test_styles(self) -> None:
         """
-        C{style=one-to-one} is recognised and refused with its own error
-        naming the missing style; C{style=one-to-many} is accepted.
+        C{style=one-to-one} (also spelt C{one_to_one}, any case) and
+        C{style=one-to-many} are accepted; the default is one-to-many.
         """
-        e = self.assertRaises(UnsupportedStyleError, serverFromString, MemoryReactorClock(), "sctp:5060:style=one-to-one")
-        self.assertEqual(e.style, "one-to-one")
-        self.assertIn("one-to-one SCTP sockets (SOCK_STREAM) are not implemented", str(e))
+        self.assertEqual(server("sctp:5060:style=one-to-one").spec.style, "one-to-one")
+        self.assertEqual(server("sctp:5060:style=One_To_One").spec.style, "one-to-one")
         self.assertEqual(server("sctp:5060:style=one-to-many").spec.style, "one-to-many")
+        self.assertEqual(server("sctp:5060").spec.style, "one-to-many")
 
     def test_listenFailsCleanly(self) -> None:
         """
@@ -287,8 +286,8 @@ class ClientStringTests(SynchronousTestCase):
 
     def test_bad(self) -> None:
         """
-        Missing host or port, bad values, unknown keywords and the
-        one-to-one style are clear errors.
+        Missing host or port, bad values, unknown keywords and an unknown
+        style are clear errors; C{style=one-to-one} is accepted.
         """
         for text, word in [
             ("sctp:host=127.0.0.1", "expected sctp:host=HOST:port=PORT"),
@@ -300,11 +299,12 @@ class ClientStringTests(SynchronousTestCase):
             ("sctp:host=127.0.0.1:port=1:colour=red", "unknown keyword 'colour'"),
             ("sctp:host=127.0.0.1:port=1:max_assocs=-7", "max_assocs"),
             ("sctp:host=::1:port=1", "unexpected argument"),
+            ("sctp:host=127.0.0.1:port=1:style=tcp", "use one-to-many or one-to-one"),
         ]:
             e = self.assertRaises(SCTPEndpointError, clientFromString, MemoryReactorClock(), text)
             self.assertIn(word, str(e))
-        e = self.assertRaises(UnsupportedStyleError, clientFromString, MemoryReactorClock(), "sctp:host=127.0.0.1:port=1:style=one-to-one")
-        self.assertIn("one-to-one", str(e))
+        endpoint: Any = clientFromString(MemoryReactorClock(), "sctp:host=127.0.0.1:port=1:style=one-to-one")
+        self.assertEqual(endpoint.spec.style, "one-to-one")
 
     def test_connectFailsCleanly(self) -> None:
         """
@@ -330,8 +330,8 @@ class ClientConnectTests(SynchronousTestCase):
         self.kernel = FakeKernel(40000)
         self.ports: List[SCTPPort] = []
 
-        def fakeListen(reactor: Any, port: int, factory: Any, interfaces: Any, options: Any) -> SCTPPort:
-            p = SCTPPort(port, factory, interfaces, options, reactor, kernel=self.kernel)
+        def fakeListen(reactor: Any, port: int, factory: Any, interfaces: Any, options: Any, style: str = "one-to-many") -> SCTPPort:
+            p = SCTPPort(port, factory, interfaces, options, reactor, kernel=self.kernel, style=style)
             p.startListening()
             self.ports.append(p)
             return p

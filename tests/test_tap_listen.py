@@ -7,6 +7,8 @@ endpoint string's options apply to its own listener.
 
 from __future__ import annotations
 
+import socket
+
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
@@ -75,17 +77,41 @@ class ListenEndpointTests(SynchronousTestCase):
             applied.append(kernel.applied)
         self.assertEqual([a.autoclose if a else None for a in applied], [30, 180])
 
+    def test_styleReachesThePort(self) -> None:
+        """
+        C{style=one-to-one} in a C{--listen} endpoint string (or in the
+        configuration file's C{listen}) gives that listener a one-to-one
+        port; the others stay one-to-many.
+        """
+        from twisted_sctp.kernel.backend import KernelBackend
+        from twisted_sctp.kernel.onetoone import OneToOneBackend
+
+        options = parse("--listen", "sctp:5070:interface=127.0.0.1:style=one-to-one", "--listen", "sctp:127.0.0.2:5060", "--sip", "udp=false")
+        self.assertEqual(options["listenerStyles"], {(("127.0.0.1",), 5070): "one-to-one", (("127.0.0.2",), 5060): "one-to-many"})
+        backends = []
+        for listener, kernel in zip(options["listeners"], [FakeKernel(5070), FakeKernel(5060)]):
+            service = SIPService(MemoryReactorClock(), [listener], options["sctpOptions"], options["sipSettings"], options["serverSettings"], kernel,
+                                 listenerStyles=options["listenerStyles"])
+            service.privilegedStartService()
+            backends.append(type(service.ports[0].backend))
+            self.assertEqual(kernel.kinds, [socket.SOCK_STREAM] if backends[-1] is OneToOneBackend else [socket.SOCK_SEQPACKET])
+        self.assertEqual(backends, [OneToOneBackend, KernelBackend])
+        path = self.mktemp() + ".toml"
+        with open(path, "w") as f:
+            f.write('[server]\nlisten = ["sctp:5070:interface=127.0.0.1:style=one-to-one"]\n')
+        self.assertEqual(parse("--config", path)["listenerStyles"], {(("127.0.0.1",), 5070): "one-to-one"})
+
     def test_badEndpointStrings(self) -> None:
         """
         A bad endpoint string is one usage error naming the flag, the string
-        and the problem; C{style=one-to-one} names the missing style.
+        and the problem; an unknown style names the two there are.
         """
         for text, words in [
             ("sctp:5060:interface=nowhere", ["--listen sctp:5060:interface=nowhere", "not an IP address"]),
             ("sctp:5060:autoclose=-5", ["autoclose", "out of range"]),
             ("sctp:5060:bogus=1", ["unknown keyword 'bogus'"]),
             ("sctp:99999", ["not a port number"]),
-            ("sctp:5060:style=one-to-one", ["one-to-one", "not implemented", "one-to-many"]),
+            ("sctp:5060:style=stream", ["style='stream'", "use one-to-many or one-to-one"]),
         ]:
             e = self.assertRaises(usage.UsageError, parse, "--listen", text)
             for word in words:

@@ -5,7 +5,7 @@ C{twisted.internet.endpoints.serverFromString} and C{clientFromString}
 (the drop-in C{twisted/plugins/twisted_sctp_endpoints.py} registers the
 parsers).
 
-Server, C{sctp:PORT[:interface=ADDR[,ADDR...]][:style=one-to-many][:OPTION=VALUE...]}::
+Server, C{sctp:PORT[:interface=ADDR[,ADDR...]][:style=one-to-many|one-to-one][:OPTION=VALUE...]}::
 
     serverFromString(reactor, "sctp:5060:interface=127.0.0.1")
     serverFromString(reactor, "sctp:5060:interface=10.0.0.1,10.0.1.1:autoclose=120:max_assocs=1000")
@@ -20,7 +20,7 @@ L{parseServerString} (used by C{twistd sctp-sip --listen}) also takes them
 unescaped inside brackets and C{interface=} given more than once.  The
 default interface is every IPv4 address (C{0.0.0.0}), as for C{tcp:}.
 
-Client, C{sctp:host=HOST[,HOST...]:port=PORT[:bindAddress=ADDR[,ADDR...]][:timeout=SECONDS][:OPTION=VALUE...]}
+Client, C{sctp:host=HOST[,HOST...]:port=PORT[:bindAddress=ADDR[,ADDR...]][:timeout=SECONDS][:style=one-to-one][:OPTION=VALUE...]}
 (or C{sctp:HOST:PORT}; C{host=H1,H2} for a multihomed peer):
 C{connect(factory)} opens a socket of its own, bound to C{bindAddress}
 (default: every address of the peer's family) and C{bindPort} (default 0,
@@ -29,8 +29,10 @@ socket closes when that association ends.
 
 The options are the 19 of L{twisted_sctp.SCTPOptions}, by name (with or
 without C{sctp_}), checked with the same rules as everywhere else.
-C{style=one-to-one} (C{SOCK_STREAM} sockets) is recognised but refused with
-L{UnsupportedStyleError} until that backend exists.
+C{style=one-to-one} opens C{SOCK_STREAM} sockets instead (a listening socket
+and a socket per association, L{twisted_sctp.kernel.onetoone}); the
+protocols, messages and options are the same, but for C{autoclose}, which
+does not exist on one-to-one sockets.
 """
 
 from __future__ import annotations
@@ -76,8 +78,8 @@ __all__ = [
 
 #: The socket styles an C{sctp:} endpoint string may name.
 STYLES = ("one-to-many", "one-to-one")
-#: The styles this version can open.
-SUPPORTED_STYLES = ("one-to-many",)
+#: The styles this version can open (all of them).
+SUPPORTED_STYLES = STYLES
 
 
 class SCTPEndpointError(ValueError):
@@ -89,16 +91,16 @@ class SCTPEndpointError(ValueError):
 
 class UnsupportedStyleError(SCTPEndpointError):
     """
-    The endpoint string asks for a socket style this version cannot open
-    (C{style=one-to-one}: C{SOCK_STREAM} sockets are not implemented yet).
+    The endpoint string asks for a socket style this version cannot open.
+    Every style of L{STYLES} can be opened now, so nothing raises it; the
+    name is kept for the code that catches it.
 
     @ivar style: the style asked for.
     """
 
     def __init__(self, style: str) -> None:
         super().__init__(
-            "style={}: {} SCTP sockets (SOCK_STREAM) are not implemented yet in "
-            "twisted-sctp; use style=one-to-many (the default)".format(style, style)
+            "style={}: this socket style cannot be opened; use {}".format(style, " or ".join(SUPPORTED_STYLES))
         )
         self.style = style
 
@@ -136,8 +138,6 @@ def _style(text: str) -> str:
     style = text.strip().lower().replace("_", "-")
     if style not in STYLES:
         raise SCTPEndpointError("style={!r}: use {}".format(text, " or ".join(STYLES)))
-    if style not in SUPPORTED_STYLES:
-        raise UnsupportedStyleError(style)
     return style
 
 
@@ -213,7 +213,7 @@ def parseServerArguments(args: Sequence[str], kwargs: Dict[str, str]) -> ServerS
     off) into a L{ServerSpec}.
 
     @raise SCTPEndpointError: a missing or bad port, address, style or
-        option (L{UnsupportedStyleError} for C{style=one-to-one}).
+        option.
     """
     values = dict(kwargs)
     positional = list(args)
@@ -350,8 +350,6 @@ class SCTPServerEndpoint:
     """
 
     def __init__(self, reactor: Any, spec: ServerSpec) -> None:
-        if spec.style not in SUPPORTED_STYLES:
-            raise UnsupportedStyleError(spec.style)
         self._reactor = reactor
         self.spec = spec
 
@@ -369,7 +367,7 @@ class SCTPServerEndpoint:
         from twisted_sctp import listenSCTP
 
         spec = self.spec
-        return listenSCTP(self._reactor, spec.port, protocolFactory, spec.interfaces, spec.options)
+        return listenSCTP(self._reactor, spec.port, protocolFactory, spec.interfaces, spec.options, spec.style)
 
     def __repr__(self) -> str:
         return "<SCTPServerEndpoint {}>".format(SCTPAddress(self.spec.interfaces[0], self.spec.port, self.spec.interfaces))
@@ -408,8 +406,6 @@ class SCTPClientEndpoint:
     """
 
     def __init__(self, reactor: Any, spec: ClientSpec) -> None:
-        if spec.style not in SUPPORTED_STYLES:
-            raise UnsupportedStyleError(spec.style)
         self._reactor = reactor
         self.spec = spec
 
@@ -474,6 +470,12 @@ class SCTPClientEndpoint:
         from twisted_sctp import listenSCTP
 
         spec = self.spec
+        if spec.style == "one-to-one":
+            # The association's own socket binds bindPort; the port's
+            # listening socket takes any port.
+            port = listenSCTP(self._reactor, 0, protocolFactory, spec.bindAddresses, spec.options, spec.style)
+            port.backend.clientPort = spec.bindPort
+            return port
         return listenSCTP(self._reactor, spec.bindPort, protocolFactory, spec.bindAddresses, spec.options)
 
     def __repr__(self) -> str:

@@ -116,6 +116,14 @@ def _udpListeners(texts: Sequence[str]) -> Dict[ListenKey, Tuple[int, int]]:
     return out
 
 
+def _listenStyle(text: str) -> str:
+    """
+    @return: the socket style a listen address names (C{style=} of an
+        endpoint string; C{"one-to-many"} otherwise).
+    """
+    return endpoints.parseServerString(text).style if endpoints.isServerString(text) else "one-to-many"
+
+
 def _listen(text: str, where: str = "--listen") -> Listen:
     return _listenSpec(text, where)[0]
 
@@ -237,6 +245,7 @@ def readConfig(path: str) -> ConfigFile:
             server["listen"] = [listen for listen, _ in specs]
             server["listen_options"] = {_key(listen): given for listen, given in specs if given}
             server["udp_listeners"] = _udpListeners([str(t) for t in texts])
+            server["listen_styles"] = {_key(listen): _listenStyle(str(t)) for (listen, _), t in zip(specs, texts)}
         else:
             server[name] = str(value)
     return ConfigFile(server, dict(sections.get("sctp", {})), dict(sections.get("sip", {})))
@@ -269,6 +278,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         self["listen"] = []
         self["listenOptions"] = {}
         self["udpListeners"] = {}
+        self["listenStyles"] = {}
         self["option"] = {}
         self["sip"] = {}
         self["credCheckers"] = []
@@ -280,6 +290,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         listen, given = _listenSpec(value)
         self["listen"].append(listen)
         self["udpListeners"].update(_udpListeners([value]))
+        self["listenStyles"][_key(listen)] = _listenStyle(value)
         if given:
             self["listenOptions"][_key(listen)] = given
 
@@ -309,6 +320,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         given = self["listenOptions"] if self["listen"] else config.server.get("listen_options", {})
         if not self["listen"]:
             self["udpListeners"] = config.server.get("udp_listeners", {})
+        self["listenerStyles"] = self["listenStyles"] if self["listen"] else config.server.get("listen_styles", {})
         sctp: Dict[str, Any] = {}
         for key, value in config.sctp.items():
             try:
@@ -346,6 +358,8 @@ class SIPService(service.Service):
     @ivar ports: the started L{SCTPPort}s.
     @ivar listenerOptions: the options of listeners whose C{--listen}
         endpoint string named some (the others use C{options}).
+    @ivar listenerStyles: the socket style of each listener whose endpoint
+        string named one (C{"one-to-one"}: L{twisted_sctp.kernel.onetoone}).
     @ivar transport: the L{SIPTransport}.
     @ivar server: the L{SIPServer}.
     @ivar guard: its L{RequestGuard} (the security policy, docs/security.md).
@@ -366,8 +380,10 @@ class SIPService(service.Service):
         checkers: Sequence[Any] = (),
         listenerOptions: Optional[Dict[ListenKey, SCTPOptions]] = None,
         udpListeners: Optional[Dict[ListenKey, Tuple[int, int]]] = None,
+        listenerStyles: Optional[Dict[ListenKey, str]] = None,
     ) -> None:
         self._reactor = reactor
+        self.listenerStyles = dict(listenerStyles or {})
         self.listeners = [(list(hosts), port) for hosts, port in listeners]
         self.options = options if options is not None else SCTPOptions()
         self.listenerOptions = dict(listenerOptions or {})
@@ -403,7 +419,12 @@ class SIPService(service.Service):
             try:
                 for hosts, port in self.listeners:
                     options = self.listenerOptions.get((tuple(hosts), port), self.options)
-                    listener = self.transport.listen(hosts, port, options, kernel=self._backendFor(hosts, port))
+                    kernel = self._backendFor(hosts, port)
+                    if kernel is self._kernel and self.listenerStyles.get((tuple(hosts), port)) == "one-to-one":
+                        from twisted_sctp.kernel.onetoone import OneToOneKernel
+
+                        kernel = OneToOneKernel(kernel)
+                    listener = self.transport.listen(hosts, port, options, kernel=kernel)
                     self.ports.append(listener.sctp)
             except BaseException:
                 self.transport.stopListening()
@@ -538,7 +559,8 @@ def buildService(config: Any, reactor: Any, kernel: Any = None, probe: Callable[
         _fail(e)
     top = _TopService()
     sipService = SIPService(reactor, config["listeners"], config["sctpOptions"], config["sipSettings"], config["serverSettings"], kernel,
-                            config.get("securitySettings"), config.get("credCheckers", ()), config.get("listenerOptions"), udpListeners)
+                            config.get("securitySettings"), config.get("credCheckers", ()), config.get("listenerOptions"), udpListeners,
+                            config.get("listenerStyles"))
     sipService.setServiceParent(top)
     from twisted_sctp.admin.server import makeAdminService
     from twisted_sctp.kernel.sctpsocket import readSNMP

@@ -66,6 +66,10 @@ class FakeSCTPSocket:
     @ivar blocked: while true, every C{sendmsg} raises C{EAGAIN}.
     @ivar recvCalls: how many times C{recvmsg} was called (C{EAGAIN} ones
         included): the system calls a real socket would have cost.
+    @ivar pending: for a listening one-to-one socket, the
+        C{(socket, address)} pairs the next C{accept} calls return (empty:
+        C{EAGAIN}).
+    @ivar shutdowns: the C{shutdown} calls, by their C{how}.
     """
 
     def __init__(self, family: int = 2) -> None:
@@ -78,6 +82,8 @@ class FakeSCTPSocket:
         self.listening = 0
         self.options: Dict[Tuple[int, int], Any] = {}
         self.recvCalls = 0
+        self.pending: Deque[Tuple["FakeSCTPSocket", Any]] = collections.deque()
+        self.shutdowns: List[int] = []
 
     # -- scripting helpers ---------------------------------------------
 
@@ -154,6 +160,17 @@ class FakeSCTPSocket:
     def listen(self, backlog: int) -> None:
         self.listening = backlog
 
+    def accept(self) -> Tuple["FakeSCTPSocket", Any]:
+        if not self.pending:
+            raise BlockingIOError(errno.EAGAIN, "no scripted association")
+        return self.pending.popleft()
+
+    def setblocking(self, flag: bool) -> None:
+        pass
+
+    def shutdown(self, how: int) -> None:
+        self.shutdowns.append(how)
+
     def close(self) -> None:
         self.closed = True
 
@@ -168,7 +185,11 @@ class FakeKernel:
     """
     Stands in for L{twisted_sctp.kernel.sctpsocket} (the kernel wrapper).
 
-    @ivar socket: the L{FakeSCTPSocket} that C{openSocket} returns.
+    @ivar socket: the L{FakeSCTPSocket} that C{openSocket} returns (the
+        first time, for a one-to-one socket).
+    @ivar opened: the further one-to-one (C{SOCK_STREAM}) sockets opened,
+        a new L{FakeSCTPSocket} each.
+    @ivar kinds: the socket type of each C{openSocket} call.
     @ivar peers: kernel assoc_id -> the peer addresses C{peerAddresses}
         reports.
     @ivar connects: the C{connectx} calls, as lists of addresses.
@@ -184,8 +205,15 @@ class FakeKernel:
         self.runtime: List[Tuple[str, int]] = []
         self.applied: Optional[SCTPOptions] = None
         self.bound: List[str] = []
+        self.opened: List[FakeSCTPSocket] = []
+        self.kinds: List[int] = []
 
-    def openSocket(self, family: int) -> FakeSCTPSocket:
+    def openSocket(self, family: int, kind: int = socket.SOCK_SEQPACKET) -> FakeSCTPSocket:
+        self.kinds.append(kind)
+        if kind == socket.SOCK_STREAM and len(self.kinds) > 1:
+            sock = FakeSCTPSocket(family)
+            self.opened.append(sock)
+            return sock
         self.socket.family = family
         return self.socket
 

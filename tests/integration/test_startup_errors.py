@@ -93,11 +93,11 @@ class StartupErrorTests(TestCase):
     def test_badListenStrings(self) -> Any:
         """
         A bad C{--listen} endpoint string is a usage error (twistd prints its
-        usage and the reason), never a traceback; C{style=one-to-one} names
-        the missing style.
+        usage and the reason), never a traceback; an unknown style names the
+        two there are.
         """
         for text, expected in [
-            ("sctp:5060:style=one-to-one", "style=one-to-one: one-to-one SCTP sockets (SOCK_STREAM) are not implemented yet"),
+            ("sctp:5060:style=stream", "style='stream': use one-to-many or one-to-one"),
             ("sctp:99999", "not a port number"),
             ("sctp:5060:autoclose=never", "autoclose: not an integer"),
         ]:

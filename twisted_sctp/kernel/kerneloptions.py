@@ -67,6 +67,14 @@ def _readAssociationLevel(sock: socket.socket, family: int, assocID: int) -> Dic
     }
 
 
+def _oneToOne(sock: socket.socket) -> bool:
+    """
+    @return: whether C{sock} is a one-to-one (C{SOCK_STREAM}) socket, which
+        has no C{SCTP_AUTOCLOSE}.
+    """
+    return getattr(sock, "type", None) == socket.SOCK_STREAM
+
+
 def _readKernel(sock: socket.socket, family: int) -> Dict[str, int]:
     """
     Read the 14 kernel-backed options as the reference's
@@ -78,7 +86,7 @@ def _readKernel(sock: socket.socket, family: int) -> Dict[str, int]:
     values.update(
         socket_rcvbuf=_getInt(sock, socket.SOL_SOCKET, socket.SO_RCVBUF) // 2,
         socket_sndbuf=_getInt(sock, socket.SOL_SOCKET, socket.SO_SNDBUF) // 2,
-        autoclose=_getInt(sock, SOL_SCTP, SockOpt.AUTOCLOSE),
+        autoclose=0 if _oneToOne(sock) else _getInt(sock, SOL_SCTP, SockOpt.AUTOCLOSE),
         init_max_attempts=init.maxAttempts,
         init_max_timeo=init.maxInitTimeo,
     )
@@ -265,8 +273,14 @@ def applyOptions(sock: socket.socket, options: SCTPOptions, family: int) -> List
             lambda: _setInt(sock, SOL_SCTP, SockOpt.DISABLE_FRAGMENTS, 0))
 
     values = options.asDict()
-    _writeGroup(sock, "SCTP_AUTOCLOSE", values, family)  # fatal
-    got = _getInt(sock, SOL_SCTP, SockOpt.AUTOCLOSE)
+    if _oneToOne(sock):
+        # Linux refuses SCTP_AUTOCLOSE on one-to-one sockets (EOPNOTSUPP).
+        if options.autoclose:
+            warnings.append("autoclose={} does not apply to one-to-one sockets".format(options.autoclose))
+        got = options.autoclose
+    else:
+        _writeGroup(sock, "SCTP_AUTOCLOSE", values, family)  # fatal
+        got = _getInt(sock, SOL_SCTP, SockOpt.AUTOCLOSE)
     if got != options.autoclose:
         warnings.append(
             "autoclose={} was clamped by the kernel to {} (net.sctp.max_autoclose)".format(

@@ -87,16 +87,17 @@ UNAVAILABLE_ERRNOS = (
 )
 
 
-def openSocket(family: int = socket.AF_INET) -> socket.socket:
+def openSocket(family: int = socket.AF_INET, kind: int = socket.SOCK_SEQPACKET) -> socket.socket:
     """
-    Open a one-to-many (C{SOCK_SEQPACKET}) SCTP socket, non-blocking.
+    Open an SCTP socket, non-blocking: one-to-many (C{SOCK_SEQPACKET}) by
+    default, one-to-one with C{kind=SOCK_STREAM}.
 
     @param family: C{AF_INET} or C{AF_INET6}.
     @raise SCTPUnavailableError: the kernel has no SCTP.
     @raise OSError: any other failure.
     """
     try:
-        sock = socket.socket(family, socket.SOCK_SEQPACKET, IPPROTO_SCTP)
+        sock = socket.socket(family, kind, IPPROTO_SCTP)
     except OSError as e:
         if e.errno in UNAVAILABLE_ERRNOS:
             raise SCTPUnavailableError(

@@ -42,11 +42,15 @@ __all__ = [
     "SCTPEvent",
     "SCTPMessage",
     "SCTPPort",
+    "STYLES",
     "Target",
     "listenSCTP",
 ]
 
 _log = Logger()
+
+#: The kernel socket styles (C{SOCK_SEQPACKET}, C{SOCK_STREAM}).
+STYLES = ("one-to-many", "one-to-one")
 
 
 @implementer(IAssociationTransport)
@@ -189,6 +193,7 @@ class SCTPPort(AssociationLayer):
         reactor: Any = None,
         kernel: Any = None,
         backend: Optional[ISCTPBackend] = None,
+        style: str = "one-to-many",
     ) -> None:
         """
         @param kernel: for the kernel backend, the kernel calls to use in
@@ -196,6 +201,10 @@ class SCTPPort(AssociationLayer):
             L{twisted_sctp.testing.FakeKernel}); or an L{ISCTPBackend}, used
             as C{backend}.
         @param backend: the backend, in place of the kernel's.
+        @param style: for the kernel backend, C{"one-to-many"} (one
+            C{SOCK_SEQPACKET} socket) or C{"one-to-one"} (a C{SOCK_STREAM}
+            socket per association, L{twisted_sctp.kernel.onetoone}).
+        @raise ValueError: an unknown C{style}.
         """
         if reactor is None:
             from twisted.internet import reactor as _r
@@ -205,11 +214,17 @@ class SCTPPort(AssociationLayer):
         self.port = port
         self.interfaces = [normalizeHost(h) for h in interfaces] or ["0.0.0.0"]
         family = socket.AF_INET6 if any(familyOf(h) == socket.AF_INET6 for h in self.interfaces) else socket.AF_INET
+        if style not in STYLES:
+            raise ValueError("style={!r}: use {}".format(style, " or ".join(STYLES)))
         if backend is None and ISCTPBackend.providedBy(kernel):
             # A backend given where only kernel= is passed on (for example
             # by SIPTransport.listen for a twistd sctp+udp: listener).
             backend, kernel = kernel, None
-        if backend is None:
+        if backend is None and (style == "one-to-one" or getattr(kernel, "style", None) == "one-to-one"):
+            from twisted_sctp.kernel.onetoone import OneToOneBackend
+
+            backend = OneToOneBackend(reactor, kernel, family)
+        elif backend is None:
             from twisted_sctp.kernel.backend import KernelBackend
 
             backend = KernelBackend(reactor, kernel, family)
@@ -365,13 +380,18 @@ def listenSCTP(
     factory: IProtocolFactory,
     interfaces: Sequence[str] = ("127.0.0.1",),
     options: Optional[SCTPOptions] = None,
+    style: str = "one-to-many",
 ) -> SCTPPort:
     """
     Listen for SCTP associations on C{port} of C{interfaces} (several
-    addresses make a multihomed endpoint) with one one-to-many socket.
+    addresses make a multihomed endpoint) with one one-to-many socket, or
+    with C{style="one-to-one"} a listening C{SOCK_STREAM} socket and a
+    socket per association (the same protocols, messages and options;
+    C{autoclose} does not apply).
 
     @return: the started L{SCTPPort} (an C{IListeningPort}).
+    @raise ValueError: an unknown C{style}.
     """
-    p = SCTPPort(port, factory, interfaces, options, reactor)
+    p = SCTPPort(port, factory, interfaces, options, reactor, style=style)
     p.startListening()
     return p

@@ -417,12 +417,17 @@ class Sender:
         The backend has room again: drain the per-association queues in
         turn, then resume the pull producers whose writes are all sent and
         shut down the associations whose close waited for that.
+
+        A backend with a buffer per association (C{perAssociationBuffers},
+        one-to-one sockets) has the other associations drained past a full
+        one; over a shared buffer the first full one stops the drain.
         """
+        perAssociation = getattr(self.backend, "perAssociationBuffers", False)
         blocked = False
         for assoc, queue in self._queues.items():
             # A held association waits (its peer does not read); the others
             # go on, and so does the loop after one that has no room (with
-            # sndbuf_policy=1 room is per association).
+            # sndbuf_policy=1, or one-to-one sockets, room is per association).
             while queue and assoc not in self._held:
                 item = queue[0]
                 try:
@@ -439,10 +444,15 @@ class Sender:
             self._queues.drop(assoc)
             if assoc.transport is not None:
                 assoc.transport._resume()
-        if blocked:
+        if blocked and not perAssociation:
             return
         waiting, self._pullWaiting = self._pullWaiting, []
         for transport in waiting:
+            if self._queues.waiting(transport.association):
+                # Its association's buffer is still full (per-association
+                # buffers only): what it wrote is not sent yet.
+                self._pullWaiting.append(transport)
+                continue
             producer = transport.producer
             if producer is not None and not transport.streamingProducer and transport.connected:
                 producer.resumeProducing()
