@@ -474,7 +474,7 @@ class SCTPClientEndpoint:
             # The association's own socket binds bindPort; the port's
             # listening socket takes any port.
             port = listenSCTP(self._reactor, 0, protocolFactory, spec.bindAddresses, spec.options, spec.style)
-            port.backend.clientPort = spec.bindPort
+            port.backend.clientPort = spec.bindPort  # type: ignore[attr-defined]
             return port
         return listenSCTP(self._reactor, spec.bindPort, protocolFactory, spec.bindAddresses, spec.options)
 
