@@ -276,7 +276,7 @@ class Sent:
     """
     One message a L{FakeBackend} accepted.
 
-    @ivar address: L{None} when sent on association C{assocID}.
+    @ivar address: C{None} when sent on association C{assocID}.
     """
 
     payload: bytes

@@ -173,7 +173,7 @@ class KernelBackend:
     def sendWindow(self, assocID: int) -> Optional[Tuple[int, int]]:
         """
         @return: the peer's receive window and our DATA chunks waiting
-            for acknowledgement (C{SCTP_STATUS}), or L{None} where the
+            for acknowledgement (C{SCTP_STATUS}), or C{None} where the
             kernel cannot say (the association is gone).
         """
         status = getattr(self.kernel, "associationStatus", None)

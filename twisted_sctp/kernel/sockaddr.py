@@ -147,7 +147,7 @@ def unpackSockaddrs(data: bytes, count: Optional[int] = None) -> List[HostPort]:
     Decode C{sockaddr_in}s and C{sockaddr_in6}s laid back to back, each
     taking the size its family gives it.
 
-    @param count: how many to decode; L{None} decodes until C{data} ends.
+    @param count: how many to decode; C{None} decodes until C{data} ends.
     @raise CodecError: an address is truncated or of another family.
     """
     result: List[HostPort] = []
@@ -165,7 +165,7 @@ def packStorage(address: Optional[HostPort]) -> bytes:
     """
     Encode an address as a 128-byte C{sockaddr_storage}.
 
-    @param address: C{(host, port)}; L{None} or C{("", 0)} gives all zeros
+    @param address: C{(host, port)}; C{None} or C{("", 0)} gives all zeros
         (C{AF_UNSPEC}), and C{("0.0.0.0", 0)} or C{("::", 0)} a storage
         whose only non-zero field is C{ss_family}.
     @raise CodecError: see L{packSockaddr}.

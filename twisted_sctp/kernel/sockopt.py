@@ -298,7 +298,7 @@ class EventSubscribe:
 
 
 def _unpackStorage(data: bytes, offset: int) -> Optional[HostPort]:
-    """Decode the C{sockaddr_storage} at C{offset}: L{None} for C{AF_UNSPEC}."""
+    """Decode the C{sockaddr_storage} at C{offset}: C{None} for C{AF_UNSPEC}."""
     storage = data[offset : offset + SOCKADDR_STORAGE_SIZE]
     address = unpackSockaddr(storage)
     return None if address == ("", 0) else address
@@ -310,7 +310,7 @@ class PeerAddrParams:
     C{struct sctp_paddrparams} (C{SCTP_PEER_ADDR_PARAMS}): 156 bytes packed,
     or 152 in the legacy form without C{ipv6Flowlabel} and C{dscp}.
 
-    @ivar address: the peer address, or L{None} for every address of the
+    @ivar address: the peer address, or C{None} for every address of the
         association (an all-zero C{sockaddr_storage}).  See L{forFamily}.
     @ivar flags: L{twisted_sctp.kernel.constants.SPPFlags}.
     """
@@ -465,7 +465,7 @@ def _receiveItem(
     """
     @return: the structure and bytes of the first complete C{SCTP_SNDRCV} or
         C{SCTP_RCVINFO} item (items truncated by a short ancillary buffer
-        are skipped), or L{None} if there is none.
+        are skipped), or C{None} if there is none.
     """
     for level, kind, data in ancdata:
         if level != IPPROTO_SCTP:
@@ -485,7 +485,7 @@ def receiveInfo(ancdata: Iterable[Tuple[int, int, bytes]]) -> Optional[Tuple[int
 
     @return: C{(assocID, stream, ppid, flags)} of the item L{parseAncillary}
         decodes (C{ppid} as the kernel gives it, in network byte order), or
-        L{None} if there is none.
+        C{None} if there is none.
     """
     # _receiveItem's scan, inline with plain ints and bound unpackers.
     for level, kind, data in ancdata:
@@ -515,7 +515,7 @@ def receiveTime(ancdata: Iterable[Tuple[int, int, bytes]]) -> Optional[float]:
     ancillary data (the socket must have C{SO_TIMESTAMPNS} on).
 
     @return: seconds since the epoch (the clock of C{time.time}), or
-        L{None} if there is no complete C{SCM_TIMESTAMPNS} item.
+        C{None} if there is no complete C{SCM_TIMESTAMPNS} item.
     """
     for level, kind, data in ancdata:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
@@ -531,7 +531,7 @@ def parseAncillary(
     Find the receive information in C{socket.recvmsg}'s ancillary data.
 
     @return: the first complete C{SCTP_SNDRCV} or C{SCTP_RCVINFO} item,
-        decoded, or L{None} if there is none (items truncated by a short
+        decoded, or C{None} if there is none (items truncated by a short
         ancillary buffer are skipped).
     """
     found = _receiveItem(ancdata)

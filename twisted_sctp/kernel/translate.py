@@ -74,7 +74,7 @@ _DOWN: Dict[int, str] = {
 def hostPort(address: Any) -> Optional[HostPort]:
     """
     @return: C{(host, port)} of a socket address as C{recvmsg} gives it
-        (IPv6 text normalised), or L{None} for none.
+        (IPv6 text normalised), or C{None} for none.
     """
     if not address or not isinstance(address, tuple) or len(address) < 2:
         return None

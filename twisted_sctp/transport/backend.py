@@ -90,7 +90,7 @@ class ISCTPBackend(Interface):
         @param assocID: the backend's id of the association (0 when not
             known yet); it is also how the backend knows whether that
             association is up.
-        @param address: L{None} to send on association C{assocID}; else the
+        @param address: C{None} to send on association C{assocID}; else the
             peer address to send to (the backend opens an association to it
             if it has none).
         @raise AssociationGoneError: (sending on C{assocID}) that association

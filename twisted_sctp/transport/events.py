@@ -61,7 +61,7 @@ class DataReceived:
     @ivar flags: the message's flags (L{UNORDERED}...).
     @ivar source: the peer address it came from, if known.
     @ivar paths: all the peer's addresses, when the backend read them because
-        C{source} was new to it for C{assocID}; else L{None}.
+        C{source} was new to it for C{assocID}; else C{None}.
     """
 
     kind: ClassVar[str] = "data"

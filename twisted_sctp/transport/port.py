@@ -254,7 +254,7 @@ class SCTPPort(AssociationLayer):
 
     @property
     def socket(self) -> Any:
-        """The kernel backend's socket (L{None} for other backends)."""
+        """The kernel backend's socket (C{None} for other backends)."""
         return getattr(self.backend, "socket", None)
 
     @socket.setter

@@ -41,7 +41,7 @@ class Outgoing:
     """
     One queued message.
 
-    @ivar address: the peer address to send it to, or L{None} to send it on
+    @ivar address: the peer address to send it to, or C{None} to send it on
         its association.
     """
 
@@ -202,8 +202,8 @@ class Sender:
         retries: Optional[int] = None,
     ) -> SendParameters:
         """
-        @param ttl: L{None} for the C{send_ttl} option.
-        @param retries: L{None} for the C{send_retries} option.
+        @param ttl: C{None} for the C{send_ttl} option.
+        @param retries: C{None} for the C{send_retries} option.
         @return: the L{SendParameters}, one object per distinct value.
         @raise ValueError: C{context} is out of range.
         """
