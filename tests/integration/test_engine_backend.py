@@ -33,6 +33,7 @@ from tests.integration.test_layer import KernelPeer
 from tests.integration.test_sip_sipp import SCENARIOS, SIPP, SIPP_COMMON, SIPpResult, freePort, requireSIPp, sctpListening, sipp, spawn
 from tests.test_layer import LayerTestsMixin
 from twisted_sctp import listenSCTPOverUDP
+from twisted_sctp.sip.registrar import ServerSettings
 from twisted_sctp.tap import SIPService
 from twisted_sctp.transport.options import SCTPOptions
 from twisted_sctp.transport.port import SCTPPort
@@ -158,7 +159,7 @@ class SIPpOverEngineTests(TestCase):
         engine; 20 calls from a SIPp UAC go through it (the engine opens the
         association to the UAS) and all succeed on both sides.
         """
-        service = SIPService(reactor, [(["127.0.0.1"], 0)], udpListeners={(("127.0.0.1",), 0): (ENGINE_UDP, KERNEL_UDP)})
+        service = SIPService(reactor, [(["127.0.0.1"], 0)], serverSettings=ServerSettings(allowInternal=("127.0.0.0/8",)), udpListeners={(("127.0.0.1",), 0): (ENGINE_UDP, KERNEL_UDP)})
         service.startService()
         self.addCleanup(service.stopService)
         port = service.ports[0].getHost().port

@@ -11,8 +11,10 @@ on a one-to-one listener answering SIPp.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from typing import Any, List
 
 from twisted.internet import defer, reactor
@@ -335,7 +337,9 @@ class OneToOneSIPTests(TestCase):
         twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
         env = dict(os.environ, PYTHONPATH=ROOT)
         listenText = "sctp:{}:interface=127.0.0.1:style=one-to-one".format(port)
-        server = spawn(self, [twistd, "-n", "--pidfile=", "--logfile=" + logfile, "sctp-sip", "--listen", listenText, "--admin", "tcp:0:interface=127.0.0.1"], env)
+        adminDir = tempfile.mkdtemp(prefix="sip-admin.")  # a unix socket path must be short
+        self.addCleanup(shutil.rmtree, adminDir, True)
+        server = spawn(self, [twistd, "-n", "--pidfile=", "--logfile=" + logfile, "sctp-sip", "--listen", listenText, "--admin", "unix:" + os.path.join(adminDir, "admin.sock")], env)
 
         def started() -> bool:
             with open(logfile) as f:
