@@ -59,6 +59,7 @@ SIP_SETTINGS: Dict[str, Tuple[str, str, type]] = {
     "unordered": ("sip", "unordered", bool),
     "max_header_bytes": ("sip", "maxHeaderBytes", int),
     "udp": ("sip", "udp", bool),
+    "lean_path": ("sip", "leanPath", bool),
     "default_expires": ("server", "defaultExpires", int),
     "min_expires": ("server", "minExpires", int),
     "max_expires": ("server", "maxExpires", int),
@@ -393,6 +394,8 @@ class SIPService(service.Service):
         self.transport = SIPTransport(reactor, settings=sipSettings)
         self.server = SIPServer(self.transport, reactor, serverSettings)
         self.transport.receiver = self.server
+        if sipSettings is None or sipSettings.leanPath:
+            self.transport.lean = self.server.leanReceived
         security = security if security is not None else SecuritySettings()
         realm = defaultRealm(security, self.server.settings.domains, self.listeners)
         self.guard = self.server.guard = RequestGuard(self.server, reactor, security, DigestAuthenticator(checkers) if checkers else None, realm)

@@ -151,6 +151,9 @@ class SIPSettings:
         bigger ones are answered 513.
     @ivar udp: also listen on UDP at each listener's primary address and port
         (needed to reach contacts with C{transport=udp}).
+    @ivar leanPath: answer an OPTIONS to the server itself from its bytes
+        (L{twisted_sctp.sip.lean}); off: every message takes the full path
+        (the same replies and counts, more CPU).
     """
 
     crlfPingPong: bool = True
@@ -160,6 +163,7 @@ class SIPSettings:
     unordered: bool = True
     maxHeaderBytes: int = attrs.field(default=16384, validator=_uint(24))
     udp: bool = True
+    leanPath: bool = True
 
 
 class SIPStats(Counters):

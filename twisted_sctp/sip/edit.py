@@ -24,7 +24,7 @@ from twisted_sctp.sip.message import SIPMessage, SIPRequest
 from twisted_sctp.transport.address import normalizeHost
 
 __all__ = [
-    "MAX_FORWARDS_DEFAULT", "MAX_FORWARDS_LIMIT", "fixTopVia", "popVia", "prependVia", "removeFirstRoute", "rewriteTopVia", "setMaxForwards",
+    "MAX_FORWARDS_DEFAULT", "MAX_FORWARDS_LIMIT", "fixTopVia", "fixedVia", "popVia", "prependVia", "removeFirstRoute", "rewriteTopVia", "setMaxForwards",
     "strictRoute",
 ]
 
@@ -101,14 +101,27 @@ def fixTopVia(request: SIPRequest, host: str, port: int) -> None:
     """
     Set C{received} (and C{rport}, where the client asked for it) on the
     top Via of C{request}, which came from C{host}:C{port} (RFC 3261 18.2.1,
-    RFC 3581), from the packet's real source whatever the client wrote:
-    with C{rport} (empty or not) both C{rport} and C{received} are ours;
-    without it C{received} is the source where the sent-by host differs,
-    and a C{received} the client wrote is removed where it does not.
+    RFC 3581): L{fixedVia}, written into the first Via line.
     """
     via = request.topVia
     if via is None:
         return
+    fixed = fixedVia(via, host, port)
+    if fixed is not None:
+        _replaceFirst(request, "via", "Via", str(fixed))
+
+
+def fixedVia(via: Via, host: str, port: int) -> Via | None:
+    """
+    The top Via of a request that came from C{host}:C{port}, with
+    C{received} and C{rport} from the packet's real source whatever the
+    client wrote: with C{rport} (empty or not) both C{rport} and
+    C{received} are ours; without it C{received} is the source where the
+    sent-by host differs, and a C{received} the client wrote is removed
+    where it does not.
+
+    @return: the new Via, or C{None} where C{via} needs no change.
+    """
     params = via.params
     if "rport" in params:
         params = dict(params, rport=str(port), received=host)
@@ -123,10 +136,10 @@ def fixTopVia(request: SIPRequest, host: str, port: int) -> None:
         elif "received" in params:
             params = {k: v for k, v in params.items() if k != "received"}
         else:
-            return
+            return None
     if params == via.params:
-        return
-    _replaceFirst(request, "via", "Via", str(attrs.evolve(via, params=params)))
+        return None
+    return attrs.evolve(via, params=params)
 
 
 def _replaceFirst(message: SIPMessage, canonical: str, what: str, value: str | None) -> None:

@@ -308,6 +308,26 @@ class RequestGuard:
             return None
         return self._authenticate(request, origin, kind == _REGISTER)
 
+    def admitsOwnOptions(self, source: str) -> bool:
+        """
+        What L{admit} decides for an OPTIONS to this server with one Via and
+        no Route (the lean path, L{twisted_sctp.sip.lean}), without the
+        parsed request: with the same side effects, where the answer is to
+        handle it as usual.
+
+        @return: C{True}: handle it as usual (L{admit} would return
+            C{None}); C{False}: a rate limit applies to C{source}, so ask
+            L{admit} (nothing was counted).
+        """
+        trusted = self.isTrusted(source)
+        if self.limiter is not None and not trusted:
+            return False
+        if self.authenticator is not None:
+            self._sweep()
+            if trusted:
+                self.counters.count("trusted_requests")
+        return True
+
     def _isLocal(self, uri: SIPURI, port: bool = True) -> bool:
         server = self._server
         return bool(server.transport.isLocal(uri.host, uri.port if port else None, server.settings.domains))

@@ -59,8 +59,9 @@ from twisted.logger import Logger
 
 from twisted_sctp.counters import Counters
 from twisted_sctp.sip.edit import MAX_FORWARDS_LIMIT, popVia, prependVia, removeFirstRoute, setMaxForwards, strictRoute
+from twisted_sctp.sip.lean import OptionsReply, scanOwnOptions
 from twisted_sctp.sip.flow import SEAL_PARAM, ViaSeal, branchFor, encodeFlowToken, replyTag
-from twisted_sctp.sip.message import NameAddr, SIPParseError, SIPRequest, SIPResponse, SIPURI, parseURI
+from twisted_sctp.sip.message import LocalSIPError, NameAddr, SIPParseError, SIPRequest, SIPResponse, SIPURI, parseURI
 from twisted_sctp.sip.registrar import Binding, Registrar, RegistrarError, ServerSettings, internalNetworks
 from twisted_sctp.sip.transport import DEFAULT_PORT, SCTP, UDP, ISIPReceiver, Origin, SIPTransport
 from twisted_sctp.transport.address import normalizeHost
@@ -127,6 +128,10 @@ class SIPServer:
         #: The seal of the Vias we add (random key unless the service shares one).
         self.viaSeal = ViaSeal()
         self._allowed = internalNetworks(self.settings.allowInternal)
+        try:
+            self._optionsReply: Optional[OptionsReply] = OptionsReply(_OPTIONS_HEADERS + (("Server", self.settings.serverName),))
+        except (LocalSIPError, ValueError):
+            self._optionsReply = None  # the full path drops what it cannot write
 
     def asDict(self) -> Dict[str, int]:
         """
@@ -163,6 +168,31 @@ class SIPServer:
             self.counters.count("replies_{}".format(code))
 
     # -- requests --------------------------------------------------------
+
+    def leanReceived(self, data: bytes, origin: Origin) -> bool:
+        """
+        The lean path (L{twisted_sctp.sip.lean}): answer an OPTIONS to us
+        that came on an open association from its bytes, as the full path
+        (parse, L{requestReceived}, L{_options}) would.
+
+        @return: whether it was answered; if not, nothing was counted and
+            the message takes the full path.
+        """
+        reply = self._optionsReply
+        assoc = origin.association
+        if reply is None or assoc is None or not assoc.isOpen():
+            return False
+        transport = self.transport
+        scan = scanOwnOptions(data, transport.settings.maxHeaderBytes)
+        if scan is None or scan.uri.user is not None or not self._isLocalURI(scan.uri):
+            return False
+        guard = self.guard
+        if guard is not None and not guard.admitsOwnOptions(origin.address[0]):
+            return False
+        transport.stats.requests_in += 1
+        self.counters.options_answered += 1
+        transport.sendReplyBytes(reply.render(scan, *origin.address), origin)
+        return True
 
     def requestReceived(self, request: SIPRequest, origin: Origin) -> None:
         """

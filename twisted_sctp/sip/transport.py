@@ -243,6 +243,9 @@ class SIPTransport:
         self.stats = SIPStats()
         self.listeners: List[Listener] = []
         self._warnings = _WarningLimiter(reactor)
+        #: The lean path (L{twisted_sctp.sip.server.SIPServer.leanReceived}),
+        #: tried first on each message: C{True} when it answered it.
+        self.lean: Optional[Callable[[bytes, Origin], bool]] = None
 
     # -- listeners -------------------------------------------------------
 
@@ -411,6 +414,9 @@ class SIPTransport:
         """
         if len(data) <= 4 and self._keepAlive(data, origin):
             return
+        lean = self.lean
+        if lean is not None and lean(data, origin):
+            return
         try:
             message = parseMessage(data, self.settings.maxHeaderBytes)
         except SIPParseError as e:
@@ -507,6 +513,21 @@ class SIPTransport:
             self.warn("cannot send a {code} response to Via {via}: its association has ended and the Via names no address we can reach", code=response.code, via=str(_topVia(response)))
             return False
         return self.send(response, destination)
+
+    def sendReplyBytes(self, data: bytes, origin: Origin) -> bool:
+        """
+        Send the bytes of a response to the request that came on
+        C{origin}'s association, which is open (the lean path): counted as
+        L{send} counts a response.
+
+        @return: whether the message was handed to the kernel (or queued).
+        """
+        destination = origin.reply
+        assert destination is not None
+        sent = self.send(data, destination)
+        if sent:
+            self.stats.responses_out += 1
+        return sent
 
     def sendReply(
         self,

@@ -1,0 +1,262 @@
+# -*- test-case-name: tests.test_siplean -*-
+"""
+The lean path: the commonest request a SIP server over SCTP gets, an
+OPTIONS to the server itself (a keep-alive probe, SIPp's load), answered
+from the message's bytes.
+
+L{scanOwnOptions} reads only what the decision and the reply need: the
+request line, the Via/From/To/Call-ID/CSeq lines that the reply copies,
+and the lines the full parser checks (Max-Forwards, Content-Length,
+Contact), with the same checking functions the full parser
+(L{twisted_sctp.sip.parser}) uses, so that every message it accepts is one
+the full parser accepts with the same header lines.  It accepts a narrow,
+common shape: CRLF line ends, C{Name: value} lines with one space after the
+colon and none at either end of the value, no folding, one Via value, no
+Route, Record-Route or Expires; anything else gives C{None}, and the
+message takes the full path.  L{OptionsReply.render} builds the reply from
+the request's own lines (bytes as they came) and a tail made once.
+
+C{tests/test_siplean.py} proves it differentially: for every message that
+hypothesis makes, the service with the lean path sends the same bytes and
+counts the same as the service without it.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Optional, Tuple
+
+from twisted_sctp.sip.edit import fixedVia
+from twisted_sctp.sip.flow import stableTag
+from twisted_sctp.sip.headers import (
+    TOKEN_RE, SIPParseError, SIPURI, Via, canonicalName, isPlainNameAddr, parseCSeq, parseNameAddr,
+    parseNameAddrList, parseViaList,
+)
+from twisted_sctp.sip.message import _checkHeaderLines
+from twisted_sctp.sip.uri import parseInteger, parseURI
+
+__all__ = ["OptionsReply", "OwnOptions", "scanOwnOptions"]
+
+_START = b"OPTIONS "
+_END = b" SIP/2.0"
+_URI_RE = re.compile(rb"[!-~]+")
+
+#: The lines the reply copies, in the order it copies them.
+_COPIED = ("via", "from", "to", "call-id", "cseq")
+_TAG_HEADERS = frozenset(("via", "from", "call-id"))
+
+# What the scan does with each header line, by canonical name: the copied
+# and checked ones are kept; a message with Route, Record-Route or Expires
+# (or a name that is not a token: "") takes the full path; the rest are
+# only looked at.
+_KEEP, _REFUSE = 1, 2
+_KINDS: dict[str, int] = dict.fromkeys(_COPIED + ("max-forwards", "content-length", "contact"), _KEEP)
+_KINDS.update(dict.fromkeys(("route", "record-route", "expires", ""), _REFUSE))
+
+# Control characters but CR and LF (HTAB too: rare in headers, and it
+# could pad a value): a header block with any takes the full path.
+_ODD_BYTES = bytes(range(0, 10)) + bytes(range(11, 13)) + bytes(range(14, 32)) + b"\x7f"
+
+#: Request-URIs seen, parsed (the same few, message after message).
+_URIS: dict[str, SIPURI] = {}
+_URIS_SIZE = 256
+
+#: Header names seen, as bytes, with their canonical names (C{""}: not a
+#: token).  Bounded like the parser's cache of known lines.
+_NAMES: dict[bytes, str] = {}
+_NAMES_SIZE = 1024
+
+#: Lines that repeat from one message to the next (To, Contact,
+#: Max-Forwards, Content-Length), each checked once, with what the check
+#: gave: the parsed To, the Content-Length, C{None} for the others.
+_LINES: dict[bytes, object] = {}
+_LINES_SIZE = 1024
+_LINE_LENGTH = 160
+
+
+def _canonical(name: bytes) -> str:
+    text = name.decode("latin-1")
+    known = canonicalName(text) if TOKEN_RE.fullmatch(text) else ""
+    if len(_NAMES) >= _NAMES_SIZE:
+        _NAMES.clear()
+    _NAMES[name] = known
+    return known
+
+
+class OwnOptions:
+    """
+    What L{scanOwnOptions} read from an OPTIONS: the Request-URI, the top
+    Via, whether To has a tag, and the lines the reply copies, in order.
+
+    @ivar uri: the L{SIPURI} of the Request-URI.
+    @ivar via: the one L{Via}.
+    @ivar toHasTag: whether To has a tag.
+    @ivar lines: the C{(canonical, raw line, value)} of each copied line in
+        the order it came (raw line: C{Name: value} as bytes).
+    """
+
+    __slots__ = ("uri", "via", "toHasTag", "lines")
+
+    def __init__(self, uri: SIPURI, via: Via, toHasTag: bool, lines: list[Tuple[str, bytes, str]]) -> None:
+        self.uri = uri
+        self.via = via
+        self.toHasTag = toHasTag
+        self.lines = lines
+
+
+def _checkOnce(canonical: str, value: str) -> object:
+    """
+    The full parser's check of one line of To, Contact, Max-Forwards or
+    Content-Length (L{twisted_sctp.sip.parser._validate}).
+
+    @return: the parsed To, the Content-Length, else C{None}.
+    @raise SIPParseError: the full parser refuses it.
+    """
+    if canonical == "to":
+        return parseNameAddr(value, "To")
+    if canonical == "contact":
+        if not isPlainNameAddr(value):
+            parseNameAddrList([value], "Contact", True)
+        return None  # (one Contact line: several take the full path)
+    if canonical == "max-forwards":
+        parseInteger(value, "Max-Forwards", 9)
+        return None
+    return parseInteger(value, "Content-Length")
+
+
+def scanOwnOptions(data: bytes, maxHeaderBytes: int) -> Optional[OwnOptions]:
+    """
+    Read an OPTIONS of the common shape (see the module docstring).
+
+    @param maxHeaderBytes: the full parser's limit on the header block.
+    @return: what the decision and the reply need, or C{None}: the message
+        takes the full path (it may be anything, well-formed or not).
+    """
+    if not data.startswith(_START):
+        return None
+    end = data.find(b"\r\n\r\n", 0, maxHeaderBytes)
+    if end < 0:
+        return None
+    head = data[:end]
+    lines = head.split(b"\r\n")
+    breaks = len(lines) - 1
+    if head.count(b"\n") != breaks or head.count(b"\r") != breaks or len(head.translate(None, _ODD_BYTES)) != len(head):
+        return None
+    startLine = lines[0]
+    if not startLine.endswith(_END):
+        return None
+    uriBytes = startLine[8:-8]
+    if not _URI_RE.fullmatch(uriBytes):
+        return None
+    uriText = uriBytes.decode("ascii")
+    if uriText[:4].lower() != "sip:" and uriText[:5].lower() != "sips:":
+        return None
+    names, kinds, known = _NAMES, _KINDS, _LINES
+    copied: list[Tuple[str, bytes, str]] = []
+    seen: dict[str, int] = {}
+    toHasTag = False
+    length = 0
+    try:
+        for line in lines[1:]:
+            name, sep, raw = line.partition(b": ")
+            if not sep:
+                return None
+            canonical = names.get(name)
+            if canonical is None:
+                canonical = _canonical(name)
+            kind = kinds.get(canonical)
+            if kind is None:
+                continue
+            if kind == _REFUSE or canonical in seen:
+                return None  # a second Via or Contact line, or "more than one ... header"
+            seen[canonical] = 1
+            if raw[:1] == b" " or raw[-1:] == b" ":
+                return None  # space around the value (the full parser strips it)
+            if canonical in _TAG_HEADERS or canonical == "cseq":
+                value = raw.decode("utf-8", "surrogateescape")
+                copied.append((canonical, line, value))
+                continue
+            checked = known.get(line, known)
+            if checked is known:
+                checked = _checkOnce(canonical, raw.decode("utf-8", "surrogateescape"))
+                if len(line) <= _LINE_LENGTH:
+                    if len(known) >= _LINES_SIZE:
+                        known.clear()
+                    known[line] = checked
+            if canonical == "to":
+                toHasTag = checked.tag is not None  # type: ignore[attr-defined]
+                copied.append((canonical, line, ""))
+            elif canonical == "content-length":
+                length = checked  # type: ignore[assignment]
+        if len(copied) != 5 or length > len(data) - end - 4:
+            return None  # a copied header missing; a body shorter than Content-Length
+        vias = None
+        for canonical, line, value in copied:
+            if canonical == "via":
+                vias = parseViaList(value)
+            elif canonical == "from":
+                if not isPlainNameAddr(value):
+                    parseNameAddr(value, "From")
+            elif canonical == "call-id":
+                if not value or len(value.split()) != 1:
+                    return None
+            elif canonical == "cseq":
+                if parseCSeq(value).method != "OPTIONS":
+                    return None
+        uri = _URIS.get(uriText)
+        if uri is None:
+            uri = parseURI(uriText)
+            if len(_URIS) >= _URIS_SIZE:
+                _URIS.clear()
+            _URIS[uriText] = uri
+    except SIPParseError:
+        return None
+    if vias is None or len(vias) != 1:
+        return None
+    return OwnOptions(uri, vias[0], toHasTag, copied)
+
+
+class OptionsReply:
+    """
+    The 200 to an OPTIONS that L{scanOwnOptions} read: the request's Via
+    (with C{received}/C{rport} from the packet's source), From, To (with our
+    tag), Call-ID and CSeq as they came, then a tail made once (the extra
+    header lines and C{Content-Length: 0}), bytes for bytes what
+    C{makeResponse(request, 200, extraHeaders=extra, toTag=replyTag(request)).toBytes()}
+    gives after C{fixTopVia}.
+    """
+
+    def __init__(self, extra: Iterable[Tuple[str, str]]) -> None:
+        """
+        @param extra: the header lines after the copied ones.
+        @raise twisted_sctp.sip.errors.LocalSIPError: a name is not a token
+            or a value holds a control character.
+        """
+        extra = list(extra)
+        _checkHeaderLines(extra)
+        if any(canonicalName(name) == "content-length" for name, _ in extra):
+            raise ValueError("the tail writes its own Content-Length")
+        self._tail = "".join(name + ": " + value + "\r\n" for name, value in extra).encode("utf-8") + b"Content-Length: 0\r\n\r\n"
+
+    def render(self, scan: OwnOptions, host: str, port: int) -> bytes:
+        """
+        @param host: the packet's source address.
+        @param port: its source port.
+        @return: the reply's bytes.
+        """
+        fixed = fixedVia(scan.via, host, port)
+        parts: dict[str, bytes] = {}
+        tagParts = []
+        for canonical, line, value in scan.lines:
+            if canonical == "via" and fixed is not None:
+                value = str(fixed)
+                line = line.partition(b": ")[0] + b": " + value.encode("utf-8", "surrogateescape")
+            parts[canonical] = line
+            if canonical in _TAG_HEADERS:
+                tagParts.append(value)
+        if not scan.toHasTag:
+            parts["to"] += b";tag=" + stableTag(*tagParts).encode("ascii")
+        return b"\r\n".join((b"SIP/2.0 200 OK", parts["via"], parts["from"], parts["to"], parts["call-id"], parts["cseq"], self._tail))
+
