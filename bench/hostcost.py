@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -117,20 +117,21 @@ def oursSetup() -> Tuple[Any, LeanSocket]:
     return port, kernel.socket
 
 
-def _timeReads(name: str, sock: LeanSocket, doRead: Callable[[], Any], n: int) -> Tuple[float, bytes]:
+def _timeReads(name: str, sock: LeanSocket, doRead: Callable[[], Any], n: int, script: Optional[List[Tuple[bytes, Any, int, Any]]] = None) -> Tuple[float, bytes]:
     """
-    Feed C{sock} C{n} OPTIONS and call C{doRead} until it has read them.
+    Feed C{sock} C{n} OPTIONS (or C{script}, C{n} messages that are each
+    answered or forwarded once) and call C{doRead} until it has read them.
 
     @return: the seconds that took, and the last reply.
     @raise RuntimeError: not every OPTIONS was answered.
     """
-    sock.incoming.extend(messages(n))
+    sock.incoming.extend(messages(n) if script is None else script)
     start = time.perf_counter()
     while sock.incoming:
         doRead()
     elapsed = time.perf_counter() - start
     if sock.sentCount != n:
-        raise RuntimeError("{} answered {} of {} OPTIONS".format(name, sock.sentCount, n))
+        raise RuntimeError("{} answered {} of {} messages".format(name, sock.sentCount, n))
     return elapsed, sock.lastSent
 
 
@@ -174,8 +175,124 @@ def runFake(n: int) -> Tuple[float, bytes]:
     return time.perf_counter() - start, b""
 
 
+def _shutdownComp(assocID: int) -> Any:
+    from twisted_sctp.kernel.constants import AssocChangeState
+    from twisted_sctp.kernel.notifications import AssocChange
+
+    return AssocChange(state=AssocChangeState.SHUTDOWN_COMP, error=0, outboundStreams=0, inboundStreams=0, assocID=assocID)
+
+
+def runOursSN(n: int) -> Tuple[float, bytes]:
+    """
+    Ours with a new association per OPTIONS (as C{sipp -t sn}): COMM_UP,
+    the OPTIONS, SHUTDOWN_COMP, each association from its own port.
+    """
+    port, sock = oursSetup()
+    kernel = port.backend._kernel if hasattr(port.backend, "_kernel") else None
+    script: List[Tuple[bytes, Any, int, Any]] = []
+    from twisted_sctp.kernel.constants import MSG_NOTIFICATION
+
+    for i, (data, _, flags, _) in enumerate(messages(n)):
+        assocID = 1000 + i
+        peer = (PEER[0], 20000 + i % 40000)
+        if kernel is not None:
+            kernel.peers[assocID] = [peer]
+        anc = [(IPPROTO_SCTP, 1, SndRcvInfo(assocID=assocID).pack())]
+        script.append((commUp(assocID).pack(), [], MSG_NOTIFICATION | MSG_EOR, peer))
+        script.append((data, anc, flags, peer))
+        script.append((_shutdownComp(assocID).pack(), [], MSG_NOTIFICATION | MSG_EOR, peer))
+    sock.incoming.extend(script)
+    start = time.perf_counter()
+    while sock.incoming:
+        port.doRead()
+    elapsed = time.perf_counter() - start
+    if sock.sentCount != n:
+        raise RuntimeError("ours-sn answered {} of {} OPTIONS".format(sock.sentCount, n))
+    if len(port.registry) > 1:
+        raise RuntimeError("ours-sn kept {} associations".format(len(port.registry)))
+    return elapsed, sock.lastSent
+
+
+#: A REGISTER refreshing one of 100 AORs' binding (SIPp's register scenario).
+REGISTER = (
+    "REGISTER sip:127.0.0.1:5060 SIP/2.0\r\n"
+    "Via: SIP/2.0/SCTP 127.0.0.2:5060;branch=z9hG4bK-r-{n}\r\n"
+    "From: <sip:u{a}@127.0.0.1>;tag=r{n}\r\n"
+    "To: <sip:u{a}@127.0.0.1>\r\n"
+    "Call-ID: reg-{a}@127.0.0.2\r\n"
+    "CSeq: {n} REGISTER\r\n"
+    "Contact: <sip:u{a}@127.0.0.2:5060;transport=sctp>\r\n"
+    "Expires: 3600\r\n"
+    "Max-Forwards: 70\r\n"
+    "Content-Length: 0\r\n\r\n"
+)
+
+#: A MESSAGE to a registered user, forwarded to its contact.
+PROXIED = (
+    "MESSAGE sip:u{a}@127.0.0.1:5060 SIP/2.0\r\n"
+    "Via: SIP/2.0/SCTP 127.0.0.2:5060;branch=z9hG4bK-m-{n}\r\n"
+    "From: <sip:caller@127.0.0.1>;tag=m{n}\r\n"
+    "To: <sip:u{a}@127.0.0.1>\r\n"
+    "Call-ID: msg-{n}@127.0.0.2\r\n"
+    "CSeq: 1 MESSAGE\r\n"
+    "Max-Forwards: 70\r\n"
+    "Content-Type: text/plain\r\n"
+    "Content-Length: 5\r\n\r\nhello"
+)
+
+
+def _scripted(template: str, n: int) -> List[Tuple[bytes, Any, int, Any]]:
+    anc = [(IPPROTO_SCTP, 1, SndRcvInfo(assocID=ASSOC_ID).pack())]
+    return [(template.format(n=i + 1, a=i % 100).encode(), anc, MSG_EOR, PEER) for i in range(n)]
+
+
+def _registrarSetup() -> Tuple[Any, LeanSocket]:
+    from twisted.internet.testing import MemoryReactorClock
+
+    from twisted_sctp.sip.registrar import ServerSettings
+    from twisted_sctp.sip.transport import SIPSettings
+    from twisted_sctp.tap import SIPService
+
+    kernel = FakeKernel()
+    kernel.socket = LeanSocket()
+    service = SIPService(MemoryReactorClock(), [(["127.0.0.1"], 5060)], sipSettings=SIPSettings(udp=False),
+                         serverSettings=ServerSettings(allowInternal=("127.0.0.0/8",)), kernel=kernel)
+    service.startService()
+    port = service.ports[0]
+    kernel.socket.feedNotification(commUp(ASSOC_ID), peer=PEER)
+    port.doRead()
+    return port, kernel.socket
+
+
+def runRegister(n: int) -> Tuple[float, bytes]:
+    """Ours answering REGISTER refreshes (100 AORs, one binding each)."""
+    port, sock = _registrarSetup()
+    sock.incoming.extend(_scripted(REGISTER, 100))
+    while sock.incoming:
+        port.doRead()
+    sock.sentCount = 0
+    return _timeReads("ours-register", sock, port.doRead, n, _scripted(REGISTER, n))
+
+
+def runProxied(n: int) -> Tuple[float, bytes]:
+    """
+    Ours forwarding a MESSAGE to a registered contact (on the association
+    the REGISTER came on, by reuse).
+    """
+    port, sock = _registrarSetup()
+    sock.incoming.extend(_scripted(REGISTER, 100))
+    while sock.incoming:
+        port.doRead()
+    sock.sentCount = 0
+    elapsed, last = _timeReads("ours-proxied", sock, port.doRead, n, _scripted(PROXIED, n))
+    if not last.startswith(b"MESSAGE "):
+        raise RuntimeError("ours-proxied sent {!r}, not the request".format(last[:40]))
+    return elapsed, last
+
+
 RUNNERS: Dict[str, Callable[[int], Tuple[float, bytes]]] = {
     "ours": runOurs, "floor": runFloor, "twisted": runTwisted, "fake": runFake,
+    "ours-sn": runOursSN, "ours-register": runRegister, "ours-proxied": runProxied,
 }
 
 
