@@ -82,7 +82,7 @@ class _FlatStruct:
         getter = _FIELD_GETTERS.get(cls)
         if getter is None:
             # (attrs.astuple is generic, and costs ~10x this per call.)
-            getter = _FIELD_GETTERS[cls] = operator.attrgetter(*[f.name for f in attrs.fields(cls)])  # type: ignore[misc]
+            getter = _FIELD_GETTERS[cls] = operator.attrgetter(*[f.name for f in attrs.fields(cls)])  # type: ignore[arg-type]
         values = getter(self)
         return _pack(self._layout, *(values if isinstance(values, tuple) else (values,)))
 
