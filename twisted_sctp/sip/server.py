@@ -49,6 +49,7 @@ multihomed server are the same AOR.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Any, Dict, Iterable, Optional, Tuple
 
@@ -74,6 +75,31 @@ ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSC
 
 #: What a 200 to OPTIONS says besides the copied lines (and Server).
 _OPTIONS_HEADERS = (("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", ""))
+
+
+_NOT_IP, _ALLOWED, _INTERNAL, _OTHER = range(4)
+
+
+@functools.lru_cache(maxsize=4096)
+def _addressKind(host: str, allowed: Tuple[Any, ...]) -> int:
+    """
+    @param allowed: the networks C{allow_internal} lists.
+    @return: C{_NOT_IP}; C{_ALLOWED} (in C{allowed}); C{_INTERNAL}
+        (loopback, unspecified, link-local or multicast, IPv4-mapped
+        included); else C{_OTHER}.  Cached: C{ipaddress} takes microseconds
+        and a proxy forwards to the same few hosts.
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return _NOT_IP
+    if any(address in network for network in allowed):
+        return _ALLOWED
+    mapped = getattr(address, "ipv4_mapped", None)
+    for a in (address, mapped) if mapped is not None else (address,):
+        if a.is_loopback or a.is_unspecified or a.is_link_local or a.is_multicast:
+            return _INTERNAL
+    return _OTHER
 
 
 def _clip(text: str, limit: int = 80) -> str:
@@ -334,17 +360,12 @@ class SIPServer:
             unspecified, link-local, multicast, or one of our listening
             hosts (whatever the port: another service of this machine).
         """
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        if any(address in network for network in self._allowed):
-            return False
-        mapped = getattr(address, "ipv4_mapped", None)
-        for a in (address, mapped) if mapped is not None else (address,):
-            if a.is_loopback or a.is_unspecified or a.is_link_local or a.is_multicast:
-                return True
-        return any(host in listener.hosts for listener in self.transport.listeners)
+        kind = _addressKind(host, self._allowed)
+        if kind == _INTERNAL:
+            return True
+        if kind == _OTHER:
+            return any(host in listener.hosts for listener in self.transport.listeners)
+        return False
 
     def _address(self, uri: SIPURI, binding: Optional[Binding]) -> Optional[Tuple[str, int]]:
         try:

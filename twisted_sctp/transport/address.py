@@ -18,9 +18,11 @@ from twisted.internet.interfaces import IAddress
 HostPort = Tuple[str, int]
 
 
+@functools.lru_cache(maxsize=16384)
 def familyOf(host: str) -> int:
     """
-    @return: C{AF_INET6} for an IPv6 literal, otherwise C{AF_INET}.
+    @return: C{AF_INET6} for an IPv6 literal, otherwise C{AF_INET}
+        (cached, as L{normalizeHost}: routing asks for the same few hosts).
     @raise ValueError: C{host} is not an IP literal.
     """
     return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
