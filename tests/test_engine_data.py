@@ -209,6 +209,36 @@ class TransferTests(SynchronousTestCase):
         self.assertEqual((m.data, m.stream, m.ppid, m.unordered), (payload, 3, 42, False))
         self.assertLessEqual(max(sizes), FAST.mtu)
 
+    def test_bundling(self) -> None:
+        """
+        Messages sent with C{flush=False} wait for L{Endpoint.flushPending}
+        and then share packets up to the mtu: twenty 1 KB messages with an
+        mtu of 9000 go as packets of several DATA chunks, none over the mtu,
+        and arrive in order.
+        """
+        config = EngineConfig(mtu=9000, hbInterval=None)
+        p = EnginePair(config)
+        chunksPerPacket: List[int] = []
+        sizes: List[int] = []
+
+        def tap(name: str, raw: bytes) -> None:
+            if name == "a":
+                sizes.append(len(raw))
+                chunksPerPacket.append(sum(isinstance(c, C.DataChunk) for c in C.decodePacket(raw).chunks))
+
+        p.tap = tap
+        aid, _ = p.connect()
+        messages = [bytes([i]) * 1024 for i in range(20)]
+        for m in messages:
+            p.a.send(aid, m, p.now, flush=False)
+        self.assertEqual(p.a.datagramsToSend(), [])
+        p.a.flushPending(p.now)
+        p.run(lambda: len(received(p, "b")) == 20)
+        self.assertEqual([m.data for m in received(p, "b")], messages)
+        self.assertGreater(max(chunksPerPacket), 4)
+        self.assertLessEqual(max(sizes), 9000)
+        self.assertRaises(ValueError, EngineConfig, mtu=65508)
+
     def test_limits(self) -> None:
         """
         A message over maxMessage, or on a stream the peer did not grant,

@@ -198,6 +198,8 @@ class EngineBackend:
         self._reading = False
         self._writing = False
         self._wakeup: Any = None
+        #: The reactor call that packetizes this turn's messages.
+        self._sendCall: Any = None
         self._sendBuffer = DEFAULT_SEND_BUFFER
         #: Associations we shut down or aborted ourselves.
         self._localEnd: Set[int] = set()
@@ -265,10 +267,21 @@ class EngineBackend:
             raise BlockingIOError(errno.EAGAIN, "association {} send queue full".format(a.assocID))
         ttl = params.ttl / 1000.0 if params.ttl else None
         try:
-            endpoint.send(a.assocID, payload, now, params.stream, params.ppid, params.unordered, ttl)
+            endpoint.send(a.assocID, payload, now, params.stream, params.ppid, params.unordered, ttl, flush=False)
         except EngineUsageError as e:
             raise OSError(errno.EPIPE if a.state is not State.ESTABLISHED else errno.EINVAL, str(e)) from None
         self._idle.touch(a.assocID, now)
+        # The messages sent in this reactor turn go out together, several
+        # DATA chunks to a packet where the mtu allows.
+        if self._sendCall is None:
+            self._sendCall = self._reactor.callLater(0, self._sendPending)
+
+    def _sendPending(self) -> None:
+        self._sendCall = None
+        if self._closed or self.endpoint is None:
+            return
+        now = self._reactor.seconds()
+        self.endpoint.flushPending(now)
         self._pump(now)
 
     def connect(self, paths: Sequence[HostPort]) -> int:
@@ -354,6 +367,9 @@ class EngineBackend:
         self.stopWriting()
         self._idle.stop()
         self._closed = True
+        if self._sendCall is not None and self._sendCall.active():
+            self._sendCall.cancel()
+        self._sendCall = None
         if self.endpoint is not None:
             now = self._reactor.seconds()
             self.endpoint.close(now, graceful=False)
@@ -522,6 +538,7 @@ def listenSCTPOverUDP(
     options: Optional[SCTPOptions] = None,
     udpPort: int = SCTP_UDP_PORT,
     encapPort: int = SCTP_UDP_PORT,
+    mtu: Optional[int] = None,
 ) -> Any:
     """
     Listen for SCTP associations on SCTP port C{port} carried in UDP
@@ -534,12 +551,16 @@ def listenSCTPOverUDP(
         0: any).
     @param encapPort: the peer's UDP port for associations we open
         (Linux's C{net.sctp.encap_port}).
+    @param mtu: the largest SCTP packet sent (L{EngineConfig.mtu}; C{None}:
+        the engine's default, 1200).
     @return: the started port.
+    @raise ValueError: C{mtu} is out of range.
     @raise twisted.internet.error.CannotListenError: the UDP port is taken.
     """
     from twisted_sctp.transport.port import SCTPPort
 
-    backend = EngineBackend(reactor, udpPort, encapPort)
+    config = EngineConfig(mtu=mtu) if mtu is not None else None
+    backend = EngineBackend(reactor, udpPort, encapPort, config=config)
     p = SCTPPort(port, factory, [interface], options, reactor, backend=backend)
     p.startListening()
     return p

@@ -12,6 +12,10 @@ from typing import Optional
 import attrs
 
 
+#: The largest UDP payload over IPv4 (65535 less the IP and UDP headers).
+MAX_MTU = 65507
+
+
 def _positive(instance: object, attribute: "attrs.Attribute[float]", value: float) -> None:
     if value <= 0:
         raise ValueError("{} must be positive, not {!r}".format(attribute.name, value))
@@ -37,7 +41,10 @@ class EngineConfig:
     @ivar sackFreq: C{sack_freq}: packets with DATA before a SACK is sent
         without waiting.
     @ivar maxBurst: C{max_burst}: most new packets sent at once.
-    @ivar mtu: the largest SCTP packet we send (without the UDP header).
+    @ivar mtu: the largest SCTP packet we send (without the UDP header):
+        the path MTU less the IP and UDP headers; up to L{MAX_MTU} (on the
+        loopback, where IP fragments cost nothing, a large value bundles
+        several DATA chunks per packet).
     @ivar rwnd: our advertised receive window in bytes.
     @ivar outStreams: outbound streams we ask for.
     @ivar inStreams: the most inbound streams we accept.
@@ -70,5 +77,7 @@ class EngineConfig:
             raise ValueError("need rtoMin <= rtoInitial <= rtoMax")
         if self.mtu < 256:
             raise ValueError("mtu {} is too small".format(self.mtu))
+        if self.mtu > MAX_MTU:
+            raise ValueError("mtu {} is over the largest UDP payload, {}".format(self.mtu, MAX_MTU))
         if self.sackFreq < 1:
             raise ValueError("sackFreq must be at least 1")

@@ -20,7 +20,7 @@ import heapq
 import os
 import random
 from collections import Counter, deque
-from typing import Deque, Dict, List, Optional, Tuple
+from typing import Deque, Dict, List, Optional, Set, Tuple
 
 from twisted_sctp.engine import chunks as C
 from twisted_sctp.engine.association import Association, State, localParams
@@ -68,6 +68,8 @@ class Endpoint:
         self._nextID = 1
         self._events: Deque[Event] = deque()
         self._out: List[Datagram] = []
+        #: Associations with messages sent but not yet packetized.
+        self._pending: Set[int] = set()
         self._deadline: Dict[int, float] = {}
         self._timers: List[Tuple[float, int]] = []
         self.stats: Counter[str] = Counter()
@@ -120,17 +122,34 @@ class Endpoint:
         ppid: int = 0,
         unordered: bool = False,
         ttl: Optional[float] = None,
+        flush: bool = True,
     ) -> None:
         """
         Send one user message.
 
         @param ttl: PR-SCTP lifetime in seconds (C{send_ttl}); C{None} for
             fully reliable.
+        @param flush: whether to packetize at once; C{False} leaves the
+            message queued until L{flushPending} (or any other input for
+            the association), so that messages sent together share packets.
         @raise EngineUsageError: see L{Association.send}.
         """
         a = self.association(assocID)
         a.send(data, stream, ppid, unordered, ttl, now)
-        self._flush(a, now)
+        if flush:
+            self._flush(a, now)
+        else:
+            self._pending.add(assocID)
+
+    def flushPending(self, now: float) -> None:
+        """
+        Packetize what L{send} left queued with C{flush=False}.
+        """
+        pending, self._pending = self._pending, set()
+        for assocID in pending:
+            a = self._byID.get(assocID)
+            if a is not None:
+                self._flush(a, now)
 
     def shutdown(self, assocID: int, now: float) -> None:
         """

@@ -5,25 +5,27 @@ engine, for C{serverFromString} / C{clientFromString} (registered by
 C{twisted/plugins/twisted_sctp_endpoints.py}) and C{twistd sctp-sip
 --listen}.
 
-Server, C{sctp+udp:PORT[:interface=ADDR][:udp_port=N][:encap_port=N][:OPTION=VALUE...]}::
+Server, C{sctp+udp:PORT[:interface=ADDR][:udp_port=N][:encap_port=N][:mtu=N][:OPTION=VALUE...]}::
 
     serverFromString(reactor, "sctp+udp:5060:interface=127.0.0.1:udp_port=9900")
 
-Client, C{sctp+udp:host=H:port=P[:udp_port=N][:encap_port=N][:bindAddress=ADDR][:timeout=S][:OPTION=VALUE...]}::
+Client, C{sctp+udp:host=H:port=P[:udp_port=N][:encap_port=N][:mtu=N][:bindAddress=ADDR][:timeout=S][:OPTION=VALUE...]}::
 
     clientFromString(reactor, "sctp+udp:host=127.0.0.1:port=5060:encap_port=9899")
 
 The names are Linux's (C{net.sctp.udp_port}, C{net.sctp.encap_port}):
 C{udp_port} is our local UDP port (default 9899 for a server, any free
 port for a client), C{encap_port} the peer's UDP port for associations we
-open (default 9899).  One address per endpoint: the engine has no
+open (default 9899).  C{mtu=N} is the largest SCTP packet sent (the
+UDP payload; default 1200, at most 65507): on the loopback a large value
+(65000) lets several DATA chunks share a packet.  One address per endpoint: the engine has no
 multihoming.  C{twistd sctp-sip --listen} also takes the short form
 C{sctp+udp:HOST:PORT[:udp_port=N][:encap_port=N]} (L{parseUDPListen}).
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import attrs
 from zope.interface import implementer
@@ -74,6 +76,7 @@ class UDPServerSpec:
     spec: ServerSpec
     udpPort: int = SCTP_UDP_PORT
     encapPort: int = SCTP_UDP_PORT
+    mtu: Optional[int] = None
 
 
 @attrs.frozen
@@ -85,6 +88,22 @@ class UDPClientSpec:
     spec: ClientSpec
     udpPort: int = 0
     encapPort: int = SCTP_UDP_PORT
+    mtu: Optional[int] = None
+
+
+def _mtu(values: Dict[str, str]) -> Optional[int]:
+    if "mtu" not in values:
+        return None
+    text = values.pop("mtu")
+    from twisted_sctp.engine.config import MAX_MTU
+
+    try:
+        mtu = int(text)
+    except ValueError:
+        mtu = 0
+    if not 256 <= mtu <= MAX_MTU:
+        raise SCTPEndpointError("mtu={!r}: give the largest SCTP packet in bytes, 256..{}".format(text, MAX_MTU))
+    return mtu
 
 
 def _udpPorts(values: Dict[str, str], udpDefault: int) -> Tuple[int, int]:
@@ -104,12 +123,13 @@ def parseUDPServerArguments(args: Sequence[str], kwargs: Dict[str, str]) -> UDPS
     """
     values = dict(kwargs)
     udpPort, encapPort = _udpPorts(values, SCTP_UDP_PORT)
+    mtu = _mtu(values)
     spec = parseServerArguments(args, values)
     if spec.style != "one-to-many":
         raise SCTPEndpointError("style={}: the UDP engine is one-to-many only".format(spec.style))
     if len(spec.interfaces) != 1:
         raise SCTPEndpointError("interface={}: the UDP engine listens on one address".format(",".join(spec.interfaces)))
-    return UDPServerSpec(spec, udpPort, encapPort)
+    return UDPServerSpec(spec, udpPort, encapPort, mtu)
 
 
 def parseUDPClientArguments(args: Sequence[str], kwargs: Dict[str, str]) -> UDPClientSpec:
@@ -121,10 +141,11 @@ def parseUDPClientArguments(args: Sequence[str], kwargs: Dict[str, str]) -> UDPC
     """
     values = dict(kwargs)
     udpPort, encapPort = _udpPorts(values, 0)
+    mtu = _mtu(values)
     spec = parseClientArguments(args, values)
     if len(spec.bindAddresses) != 1 or len(spec.peer.paths()) != 1:
         raise SCTPEndpointError("the UDP engine has one address per endpoint and per peer")
-    return UDPClientSpec(spec, udpPort, encapPort)
+    return UDPClientSpec(spec, udpPort, encapPort, mtu)
 
 
 def isUDPString(text: str) -> bool:
@@ -180,7 +201,7 @@ class SCTPOverUDPServerEndpoint(SCTPServerEndpoint):
         from twisted_sctp.engine.backend import listenSCTPOverUDP
 
         u = self.udpSpec
-        return listenSCTPOverUDP(self._reactor, u.spec.port, protocolFactory, u.spec.interfaces[0], u.spec.options, u.udpPort, u.encapPort)
+        return listenSCTPOverUDP(self._reactor, u.spec.port, protocolFactory, u.spec.interfaces[0], u.spec.options, u.udpPort, u.encapPort, u.mtu)
 
     def __repr__(self) -> str:
         u = self.udpSpec
@@ -201,7 +222,7 @@ class SCTPOverUDPClientEndpoint(SCTPClientEndpoint):
         from twisted_sctp.engine.backend import listenSCTPOverUDP
 
         u = self.udpSpec
-        return listenSCTPOverUDP(self._reactor, u.spec.bindPort, protocolFactory, u.spec.bindAddresses[0], u.spec.options, u.udpPort, u.encapPort)
+        return listenSCTPOverUDP(self._reactor, u.spec.bindPort, protocolFactory, u.spec.bindAddresses[0], u.spec.options, u.udpPort, u.encapPort, u.mtu)
 
     def __repr__(self) -> str:
         return "<SCTPOverUDPClientEndpoint to {} encap_port={}>".format(self.spec.peer, self.udpSpec.encapPort)

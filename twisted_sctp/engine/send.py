@@ -7,7 +7,9 @@ sections 6 and 7) and PR-SCTP abandonment with FORWARD-TSN (RFC 3758).
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
+from itertools import count
 from typing import Deque, Dict, List, Optional, Set, Tuple, Union
 
 import attrs
@@ -39,6 +41,7 @@ class OutMessage:
     ppid: int
     expires: Optional[float]
     parts: int = 0
+    firstTSN: int = 0
     acked: int = 0
     abandoned: bool = False
 
@@ -99,7 +102,10 @@ class Sender:
         self._rtx: List[OutChunk] = []
         self._gapAcked: Set[int] = set()
         self._queued = 0
-        self._ttlMessages = 0
+        #: (expires, order, message) for every message with a lifetime
+        #: not yet abandoned; popped when it expires (acknowledged or not).
+        self._expiries: List[Tuple[float, int, OutMessage]] = []
+        self._order = count()
         self.peerRwnd = peerRwnd
         self.cwnd = min(4 * self._mtu, max(2 * self._mtu, 4380))
         self.ssthresh = peerRwnd
@@ -136,9 +142,9 @@ class Sender:
         Fragment one user message and give its chunks TSNs.
         """
         expires = now + ttl if ttl is not None and self.peerForwardTSN else None
-        message = OutMessage(data, stream, ppid, expires)
+        message = OutMessage(data, stream, ppid, expires, firstTSN=self.nextTSN)
         if expires is not None:
-            self._ttlMessages += 1
+            heapq.heappush(self._expiries, (expires, next(self._order), message))
         if unordered:
             ssn = 0
             base = FLAG_UNORDERED
@@ -316,14 +322,16 @@ class Sender:
         @return: the messages newly abandoned.
         """
         out: List[OutMessage] = []
-        if self._ttlMessages:
-            for c in self._chunks:
-                m = c.message
-                if m.expires is not None and not m.abandoned and now >= m.expires and m.acked < m.parts:
-                    m.abandoned = True
-                    self._ttlMessages -= 1
-                    out.append(m)
-                if m.abandoned:
+        expiries = self._expiries
+        while expiries and now >= expiries[0][0]:
+            m = heapq.heappop(expiries)[2]
+            if m.abandoned or m.acked >= m.parts:
+                continue
+            m.abandoned = True
+            out.append(m)
+            for tsn in range(m.firstTSN, m.firstTSN + m.parts):
+                c = self._at(tsn)
+                if c is not None:
                     self._leaveFlight(c)
                     c.retransmit = False
         while True:
@@ -368,7 +376,7 @@ class Sender:
             packet's worth, regardless of cwnd), then other retransmissions
             and new data while cwnd, the peer's window and max burst allow.
         """
-        if self._ttlMessages:
+        if self._expiries and now >= self._expiries[0][0]:
             self.abandonExpired(now)
         out: List[DataChunk] = []
         if self._rtx:
