@@ -160,6 +160,8 @@ class RedisStoreTests(TestCase):
             self.register(a if i % 2 else b, "u{}@".format(i), "<sip:u@10.1.0.{}>".format(i)) for i in range(10)], consumeErrors=True)
         self.assertEqual(sum(1 for ok, _ in outcomes if ok), 5)
         self.assertEqual(self.redis.command("ZCARD", "sctp-sip:index"), ":45")
+        await self.register(a, "bob@")  # a query: the gauge is every node's count
+        self.assertEqual(a.gauges()["bindings"], 45)
 
     async def test_lostAndBack(self) -> None:
         """

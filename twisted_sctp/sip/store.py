@@ -75,7 +75,10 @@ class IRegistrationStore(Interface):
         """Stop what L{start} started."""
 
     def gauges() -> Dict[str, int]:
-        """@return: C{bindings} and C{aors} as this node knows them."""
+        """
+        @return: C{bindings} (and C{aors} where known) as this node knows
+            them, and the store's own figures.
+        """
 
 
 @implementer(IRegistrationStore)
@@ -195,7 +198,8 @@ def probeRedis(url: RedisURL, timeout: float = 3.0) -> None:
 #: "AOR\\nCONTACT" by expiry), the sizes (hash of the same members -> bytes),
 #: the byte total.  ARGV: now, max contacts, max bindings, max bytes,
 #: Call-ID, CSeq, wildcard (1/0), the AOR, then (contact key, lifetime,
-#: binding JSON) per contact.  Returns {"OK", binding JSON...} or {"ERR", why}.
+#: binding JSON) per contact.  Returns {"OK", bindings in all, binding
+#: JSON...} or {"ERR", why}.
 REGISTER_SCRIPT = """
 local now = tonumber(ARGV[1])
 local maxContacts, maxBindings, maxBytes = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -230,7 +234,7 @@ if wildcard then
     if c.b.c == callID and cseq <= c.b.s then return {'ERR', '500'} end
   end
   forget()
-  return {'OK'}
+  return {'OK', redis.call('ZCARD', KEYS[2])}
 end
 local after, nafter = {}, ncurrent
 for key, c in pairs(current) do after[key] = c end
@@ -258,7 +262,7 @@ for _, c in pairs(after) do afterBytes = afterBytes + c.b.n end
 local grown = afterBytes - currentBytes
 if grown > 0 and tonumber(redis.call('GET', KEYS[4]) or '0') + grown > maxBytes then return {'ERR', '503b'} end
 forget()
-local out, last = {'OK'}, now
+local out, last = {'OK', 0}, now
 for key, c in pairs(after) do
   local m = aor .. '\\n' .. key
   redis.call('HSET', KEYS[1], key, c.raw)
@@ -268,7 +272,8 @@ for key, c in pairs(after) do
   if c.b.e > last then last = c.b.e end
   table.insert(out, c.raw)
 end
-if #out > 1 then redis.call('PEXPIRE', KEYS[1], math.ceil((last - now) * 1000)) end
+if #out > 2 then redis.call('PEXPIRE', KEYS[1], math.ceil((last - now) * 1000)) end
+out[2] = redis.call('ZCARD', KEYS[2])
 return out
 """
 
@@ -335,6 +340,8 @@ class RedisStore:
         self._redis: Any = None
         #: How many commands failed because Redis was unreachable.
         self.failures = 0
+        #: The bindings of every node, as the last REGISTER through this one found them.
+        self.bindingsSeen = 0
 
     def _keys(self, aor: str) -> List[str]:
         p = self.prefix
@@ -362,7 +369,7 @@ class RedisStore:
         return d
 
     def gauges(self) -> Dict[str, int]:
-        return {"store_available": int(self.available), "store_failures": self.failures}
+        return {"bindings": self.bindingsSeen, "store_available": int(self.available), "store_failures": self.failures}
 
     def _state(self, available: bool, why: str = "") -> None:
         if available != self.available:
@@ -416,7 +423,8 @@ class RedisStore:
             if reply[0] == "ERR":
                 code, reason = _ERRORS[str(reply[1])]
                 raise RegistrarError(code, reason)
-            return _best([decodeBinding(r) for r in reply[1:]])
+            self.bindingsSeen = int(reply[1])
+            return _best([decodeBinding(r) for r in reply[2:]])
 
         return d.addCallback(done)
 
