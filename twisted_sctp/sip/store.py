@@ -9,7 +9,7 @@ Registration stores: where the registrar keeps its bindings (docs/store.md).
     C{max_binding_bytes} checked and applied by one Lua script, atomically
     (two nodes registering the same AOR at once lose no update).
 
-Every store answers with L{Deferred}s; the memory store's have fired
+Every store answers with C{Deferred}s; the memory store's have fired
 already, so a server on it answers in the same call as before.  A store
 that cannot be reached fails them with L{StoreUnavailable} (the server
 answers 503 with C{Retry-After}).
@@ -56,14 +56,14 @@ class IRegistrationStore(Interface):
         """
         Apply one REGISTER, all or nothing (L{Registrar.register}).
 
-        @return: a L{Deferred} firing with the bindings of C{aor}
+        @return: a C{Deferred} firing with the bindings of C{aor}
             afterwards, best first, or failing with L{RegistrarError} or
             L{StoreUnavailable}.
         """
 
     def lookup(aor: str) -> "defer.Deferred[Optional[Binding]]":
         """
-        @return: a L{Deferred} firing with the binding to forward to
+        @return: a C{Deferred} firing with the binding to forward to
             (highest q, newest) or C{None}, or failing with
             L{StoreUnavailable}.
         """
@@ -354,10 +354,11 @@ class RedisStore:
         self._redis = connect(self.url.host, self.url.port, dbid=self.url.db, reconnect=True, password=self.url.password,
                               username=self.url.username, ssl_context_factory=self.url.tls, connectTimeout=self.timeout,
                               replyTimeout=self.timeout)
-        # Reconnect soon after Redis comes back (txredisapi backs off up to an hour).
+        # Reconnect within Retry-After of Redis coming back (txredisapi's
+        # back-off goes up to 10 s).
         factory = getattr(self._redis, "_factory", None)
         if factory is not None:
-            factory.maxDelay = 2 * RETRY_AFTER
+            factory.maxDelay = RETRY_AFTER
 
     def stop(self) -> "defer.Deferred[None]":
         redis, self._redis = self._redis, None
@@ -389,7 +390,9 @@ class RedisStore:
             self._state(False, "not connected")
             return defer.fail(StoreUnavailable(str(self.url)))
         d: defer.Deferred[Any] = getattr(self._redis, method)(*args)
-        d.addTimeout(self.timeout, self._clock)
+        # txredisapi times out a reply itself (replyTimeout); this also
+        # ends a wait for a connection that has just gone.
+        d.addTimeout(self.timeout + 1, self._clock)
 
         def ok(result: Any) -> Any:
             self._state(True)
@@ -429,7 +432,7 @@ class RedisStore:
         return d.addCallback(done)
 
     def bindings(self, aor: str) -> "defer.Deferred[List[Binding]]":
-        """@return: a L{Deferred} firing with the live bindings of C{aor}, best first."""
+        """@return: a C{Deferred} firing with the live bindings of C{aor}, best first."""
         d = self._call("hgetall", self._keys(aor)[0])
 
         def live(found: Dict[str, str]) -> List[Binding]:
@@ -450,6 +453,6 @@ class RedisStore:
         return self.bindings(aor).addCallback(lambda found: found[0] if found else None)
 
     def expiresIn(self, aor: str) -> "defer.Deferred[float]":
-        """@return: a L{Deferred} firing with the seconds Redis keeps C{aor}'s key (negative: none)."""
+        """@return: a C{Deferred} firing with the seconds Redis keeps C{aor}'s key (negative: none)."""
         return self._call("execute_command", "PTTL", self._keys(aor)[0]).addCallback(lambda ms: ms / 1000.0 if ms >= 0 else float(ms))
 
