@@ -262,11 +262,15 @@ class ServerTestMixin:
     serverSettings = ServerSettings(domains=("example.com",), allowInternal=("127.0.0.0/8",))
 
     def setUp(self) -> None:
+        self.startServer(self.addCleanup)
+
+    def startServer(self, cleanup: Any, **kwargs: Any) -> None:
+        """Start the service (more L{SIPService} arguments in C{kwargs}); C{cleanup} stops it."""
         self.reactor = MemoryReactorClock()
         self.kernel = FakeKernel()
-        self.service = SIPService(self.reactor, [(["127.0.0.1", "127.0.0.4"], 5060)], kernel=self.kernel, serverSettings=self.serverSettings)
+        self.service = SIPService(self.reactor, [(["127.0.0.1", "127.0.0.4"], 5060)], kernel=self.kernel, serverSettings=self.serverSettings, **kwargs)
         self.service.startService()
-        self.addCleanup(self.service.stopService)
+        cleanup(self.service.stopService)
         self.server = self.service.server
         self.port = self.service.ports[0]
         self.sock = self.kernel.socket

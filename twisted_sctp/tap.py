@@ -42,6 +42,7 @@ from twisted_sctp.sip.transport import SIPSettings, SIPTransport
 from twisted_sctp.sip.server import ServerSettings, SIPServer
 from twisted_sctp.sip.credentials import CREDENTIAL_INTERFACES, DigestAuthenticator
 from twisted_sctp.sip.flow import ViaSeal
+from twisted_sctp.sip.store import MemoryStore, RedisStore, RedisURL, StoreUnavailable, parseStoreURL, probeRedis
 from twisted_sctp.sip.policy import SECURITY_SETTINGS, RequestGuard, SecuritySettings, defaultRealm, securitySettingsFrom
 
 Listen = Tuple[List[str], int]
@@ -73,7 +74,7 @@ SIP_SETTINGS: Dict[str, Tuple[str, str, type]] = {
     "server_name": ("server", "serverName", str),
 }
 
-_SERVER_KEYS = ("listen", "admin", "admin_secret_file", "metrics")
+_SERVER_KEYS = ("listen", "admin", "admin_secret_file", "metrics", "store")
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 _log = Logger()
@@ -272,6 +273,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         ["admin", None, None, "AMP admin endpoint (Twisted server endpoint string). Default: a unix socket with mode 0600 in the run directory."],
         ["admin-secret-file", None, None, "File holding the admin shared secret (required for any admin endpoint but a unix socket closed to others: TCP, even loopback, needs it)."],
         ["metrics", None, None, "Serve Prometheus metrics on this endpoint (e.g. tcp:9100:interface=127.0.0.1)."],
+        ["store", None, None, "Where registrations are kept: memory (default) or redis://[:PASSWORD@]HOST:PORT/DB (rediss:// for TLS), shared by every node using it. See docs/store.md."],
     ]
 
     def __init__(self) -> None:
@@ -346,9 +348,13 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         if secretFile and not (os.access(secretFile, os.R_OK) and os.path.getsize(secretFile) >= 16):
             raise usage.UsageError("--sip nonce_secret_file {}: cannot read it, or it holds fewer than 16 bytes".format(secretFile))
         self["sipSettings"], self["serverSettings"] = sipSettingsFrom(sip)
-        for key in ("admin", "admin-secret-file", "metrics"):
+        for key in ("admin", "admin-secret-file", "metrics", "store"):
             if self[key] is None:
                 self[key] = config.server.get(key.replace("-", "_"))
+        try:
+            self["storeURL"] = parseStoreURL(str(self["store"] or "memory"))
+        except ValueError as e:
+            raise usage.UsageError(str(e))
 
 
 class SIPService(service.Service):
@@ -364,6 +370,9 @@ class SIPService(service.Service):
     @ivar transport: the L{SIPTransport}.
     @ivar server: the L{SIPServer}.
     @ivar guard: its L{RequestGuard} (the security policy, docs/security.md).
+
+    The registrations are in the server's own memory unless C{store} names
+    a Redis (docs/store.md).
     """
 
     name = "sctp-sip"
@@ -382,6 +391,7 @@ class SIPService(service.Service):
         listenerOptions: Optional[Dict[ListenKey, SCTPOptions]] = None,
         udpListeners: Optional[Dict[ListenKey, Tuple[int, int]]] = None,
         listenerStyles: Optional[Dict[ListenKey, str]] = None,
+        store: Optional[RedisURL] = None,
     ) -> None:
         self._reactor = reactor
         self.listenerStyles = dict(listenerStyles or {})
@@ -393,6 +403,8 @@ class SIPService(service.Service):
         self._kernel = kernel
         self.transport = SIPTransport(reactor, settings=sipSettings)
         self.server = SIPServer(self.transport, reactor, serverSettings)
+        if store is not None:
+            self.server.store = RedisStore(reactor, self.server.settings, store)
         self.transport.receiver = self.server
         if sipSettings is None or sipSettings.leanPath:
             self.transport.lean = self.server.leanReceived
@@ -451,16 +463,18 @@ class SIPService(service.Service):
     def startService(self) -> None:
         self.privilegedStartService()
         super().startService()
-        # Expired bindings are forgotten every purgeInterval seconds, with
-        # no timer pending while there are none.
-        self.server.registrar.startPurging(self.purgeInterval)
+        if isinstance(self.server.store, MemoryStore):
+            # Expired bindings are forgotten every purgeInterval seconds,
+            # with no timer pending while there are none.
+            self.server.store.purgeInterval = self.purgeInterval
+        self.server.store.start()
 
     def stopService(self) -> defer.Deferred[Any]:
         super().stopService()
-        self.server.registrar.stopPurging()
+        stopped = self.server.store.stop()
         self.ports = []
         self._bound = False
-        return self.transport.stopListening()
+        return defer.gatherResults([stopped, self.transport.stopListening()]).addCallback(lambda _: None)
 
     def sipStats(self) -> Dict[str, int]:
         """
@@ -549,7 +563,8 @@ def probeSCTP(families: Sequence[int]) -> None:
             pass  # e.g. no IPv6: binding will say so
 
 
-def buildService(config: Any, reactor: Any, kernel: Any = None, probe: Callable[[Sequence[int]], None] = probeSCTP) -> service.MultiService:
+def buildService(config: Any, reactor: Any, kernel: Any = None, probe: Callable[[Sequence[int]], None] = probeSCTP,
+                 probeStore: Callable[[RedisURL], None] = probeRedis) -> service.MultiService:
     """
     L{makeService} with its collaborators given (for tests).
     """
@@ -560,10 +575,16 @@ def buildService(config: Any, reactor: Any, kernel: Any = None, probe: Callable[
         probe(families)
     except SCTPUnavailableError as e:
         _fail(e)
+    storeURL = config.get("storeURL")
+    if storeURL is not None:
+        try:
+            probeStore(storeURL)
+        except StoreUnavailable as e:
+            _fail(usage.UsageError("--store: cannot reach the registration store {}".format(e)))
     top = _TopService()
     sipService = SIPService(reactor, config["listeners"], config["sctpOptions"], config["sipSettings"], config["serverSettings"], kernel,
                             config.get("securitySettings"), config.get("credCheckers", ()), config.get("listenerOptions"), udpListeners,
-                            config.get("listenerStyles"))
+                            config.get("listenerStyles"), storeURL)
     sipService.setServiceParent(top)
     from twisted_sctp.admin.server import makeAdminService
     from twisted_sctp.kernel.sctpsocket import readSNMP

@@ -118,6 +118,9 @@ SIP_METRICS: Dict[str, Tuple[bool, str]] = {
     "acks_absorbed": (True, "ACKs to our own final responses, absorbed."),
     "bindings": (False, "Registered contact bindings."),
     "aors": (False, "Addresses of record with at least one binding."),
+    "store_unavailable": (True, "REGISTERs and routed requests answered 503 because the registration store was unreachable."),
+    "store_available": (False, "Whether the Redis registration store answers (1) or is unreachable (0), with --store redis://."),
+    "store_failures": (True, "Registration store commands that failed because Redis was unreachable."),
 }
 
 #: The option families by unit: name, HELP, units that go in it, scale.

@@ -20,7 +20,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted_sctp.sip.base import Origin
 from twisted_sctp.sip.message import NameAddr, SIPParseError, SIPURI, parseURI
 
-__all__ = ["internalNetworks", "BINDING_OVERHEAD", "Binding", "Registrar", "RegistrarError", "ServerSettings", "bindingBytes"]
+__all__ = ["internalNetworks", "BINDING_OVERHEAD", "Binding", "Changes", "Registrar", "RegistrarError", "ServerSettings", "bindingBytes", "contactKey", "planRegister"]
 
 
 @attrs.frozen
@@ -134,7 +134,8 @@ def internalNetworks(values: Sequence[str]) -> Tuple[Any, ...]:
     return tuple(out)
 
 
-def _contactKey(uri: SIPURI) -> str:
+def contactKey(uri: SIPURI) -> str:
+    """@return: what identifies a binding of an AOR: its URI (RFC 3261 10.3 step 7)."""
     return str(uri)
 
 
@@ -146,6 +147,56 @@ BINDING_OVERHEAD = 512
 def bindingBytes(aor: str, binding: Binding) -> int:
     """@return: what C{binding} of C{aor} counts against C{maxBindingBytes}."""
     return BINDING_OVERHEAD + len(aor) + 2 * len(binding.contact.uri) + len(str(binding.contact)) + len(binding.callID)
+
+
+#: What L{planRegister} makes of each contact: contact key -> (the Contact
+#: without C{expires}, its URI, its lifetime (0: remove), its q).
+Changes = Dict[str, Tuple[NameAddr, SIPURI, int, float]]
+
+
+def planRegister(settings: ServerSettings, aor: str, contacts: Sequence[NameAddr], expires: Optional[int], callID: str) -> Optional[Changes]:
+    """
+    Check one REGISTER against C{settings} without looking at the bindings
+    (RFC 3261 10.3 steps 6 and 7): the part every store shares.
+
+    @return: the L{Changes}, or C{None} for C{Contact: *} (remove all).
+    @raise RegistrarError: 400 or 423.
+    """
+    if any(c.isWildcard for c in contacts):
+        if len(contacts) != 1 or expires != 0:
+            raise RegistrarError(400, "Invalid Request", [("Warning", '399 - "Contact: * needs Expires: 0 and no other contact"')])
+        return None
+    if len(aor) > settings.maxAORBytes:
+        raise RegistrarError(400, "Address-of-Record Too Long", [("Warning", '399 - "at most {} bytes"'.format(settings.maxAORBytes))])
+    if len(callID) > settings.maxContactBytes:
+        raise RegistrarError(400, "Call-ID Too Long", [("Warning", '399 - "at most {} bytes"'.format(settings.maxContactBytes))])
+    changes: Changes = {}
+    for contact in contacts:
+        if len(str(contact)) > settings.maxContactBytes:
+            raise RegistrarError(400, "Contact Too Long", [("Warning", '399 - "at most {} bytes"'.format(settings.maxContactBytes))])
+        try:
+            uri = parseURI(contact.uri)
+        except SIPParseError as e:
+            raise RegistrarError(400, "Bad Contact", [("Warning", '399 - "{}"'.format(e.reason.replace('"', "'")))])
+        lifetime = expires if expires is not None else settings.defaultExpires
+        if "expires" in contact.params:
+            if contact.expires is None:
+                raise RegistrarError(400, "Bad expires parameter")
+            lifetime = contact.expires
+        if 0 < lifetime < settings.minExpires:
+            raise RegistrarError(423, "Interval Too Brief", [("Min-Expires", str(settings.minExpires))])
+        q = 1.0
+        if contact.params.get("q") is not None:
+            try:
+                q = float(contact.params["q"] or "")
+            except ValueError:
+                q = -1.0
+            if not 0.0 <= q <= 1.0:
+                raise RegistrarError(400, "Bad q parameter")
+        params = {k: v for k, v in contact.params.items() if k != "expires"}
+        changes[contactKey(uri)] = (attrs.evolve(contact, params=params), uri, min(lifetime, settings.maxExpires), q)
+    return changes
+
 
 
 class Registrar:
@@ -243,9 +294,8 @@ class Registrar:
         settings = self.settings
         now = self._clock.seconds()
         current = self._live(aor)
-        if any(c.isWildcard for c in contacts):
-            if len(contacts) != 1 or expires != 0:
-                raise RegistrarError(400, "Invalid Request", [("Warning", '399 - "Contact: * needs Expires: 0 and no other contact"')])
+        changes = planRegister(settings, aor, contacts, expires, callID)
+        if changes is None:
             for b in current.values():
                 if b.callID == callID and cseq <= b.cseq:
                     raise RegistrarError(500, "Out of order CSeq")
@@ -253,35 +303,6 @@ class Registrar:
             self.bytes -= sum(bindingBytes(aor, b) for b in current.values())
             self._aors.pop(aor, None)
             return []
-        if len(aor) > settings.maxAORBytes:
-            raise RegistrarError(400, "Address-of-Record Too Long", [("Warning", '399 - "at most {} bytes"'.format(settings.maxAORBytes))])
-        if len(callID) > settings.maxContactBytes:
-            raise RegistrarError(400, "Call-ID Too Long", [("Warning", '399 - "at most {} bytes"'.format(settings.maxContactBytes))])
-        changes: Dict[str, Tuple[NameAddr, SIPURI, int, float]] = {}
-        for contact in contacts:
-            if len(str(contact)) > settings.maxContactBytes:
-                raise RegistrarError(400, "Contact Too Long", [("Warning", '399 - "at most {} bytes"'.format(settings.maxContactBytes))])
-            try:
-                uri = parseURI(contact.uri)
-            except SIPParseError as e:
-                raise RegistrarError(400, "Bad Contact", [("Warning", '399 - "{}"'.format(e.reason.replace('"', "'")))])
-            lifetime = expires if expires is not None else settings.defaultExpires
-            if "expires" in contact.params:
-                if contact.expires is None:
-                    raise RegistrarError(400, "Bad expires parameter")
-                lifetime = contact.expires
-            if 0 < lifetime < settings.minExpires:
-                raise RegistrarError(423, "Interval Too Brief", [("Min-Expires", str(settings.minExpires))])
-            q = 1.0
-            if contact.params.get("q") is not None:
-                try:
-                    q = float(contact.params["q"] or "")
-                except ValueError:
-                    q = -1.0
-                if not 0.0 <= q <= 1.0:
-                    raise RegistrarError(400, "Bad q parameter")
-            params = {k: v for k, v in contact.params.items() if k != "expires"}
-            changes[_contactKey(uri)] = (attrs.evolve(contact, params=params), uri, min(lifetime, settings.maxExpires), q)
         after = dict(current)
         for key, (contact, uri, lifetime, q) in changes.items():
             old = current.get(key)

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from zope.interface import implementer
 
@@ -64,6 +64,7 @@ from twisted_sctp.sip.lean import OptionsReply, scanOwnOptions
 from twisted_sctp.sip.flow import SEAL_PARAM, ViaSeal, branchFor, encodeFlowToken, replyTag
 from twisted_sctp.sip.message import LocalSIPError, NameAddr, SIPParseError, SIPRequest, SIPResponse, SIPURI, parseURI
 from twisted_sctp.sip.registrar import Binding, Registrar, RegistrarError, ServerSettings, internalNetworks
+from twisted_sctp.sip.store import RETRY_AFTER, IRegistrationStore, MemoryStore, StoreUnavailable
 from twisted_sctp.sip.transport import DEFAULT_PORT, SCTP, UDP, ISIPReceiver, Origin, SIPTransport
 from twisted_sctp.transport.address import normalizeHost
 
@@ -123,6 +124,7 @@ class ServerCounters(Counters):
     responses_not_ours: int
     responses_unroutable: int
     acks_absorbed: int
+    store_unavailable: int
 
 
 @implementer(ISIPReceiver)
@@ -131,7 +133,9 @@ class SIPServer:
     OPTIONS responder, registrar and stateless proxy.
 
     @ivar transport: the L{SIPTransport} we answer and forward through.
-    @ivar registrar: the L{Registrar}.
+    @ivar registrar: the L{Registrar} (this process's bindings: the store
+        unless another is given).
+    @ivar store: the L{IRegistrationStore} REGISTER and lookups use.
     @ivar counters: the L{ServerCounters}.
     """
 
@@ -143,11 +147,13 @@ class SIPServer:
         clock: IReactorTime,
         settings: Optional[ServerSettings] = None,
         registrar: Optional[Registrar] = None,
+        store: Optional[IRegistrationStore] = None,
     ) -> None:
         self.transport = transport
         self._clock = clock
         self.settings = settings if settings is not None else ServerSettings()
         self.registrar = registrar if registrar is not None else Registrar(clock, self.settings)
+        self.store: IRegistrationStore = store if store is not None else MemoryStore(self.registrar)
         self.counters = ServerCounters()
         #: The security decision on each request (L{twisted_sctp.sip.policy.RequestGuard}), if any.
         self.guard: Optional[Any] = None
@@ -168,8 +174,7 @@ class SIPServer:
             C{bindings} and C{aors}.
         """
         out = self.counters.asDict()
-        out["bindings"] = len(self.registrar)
-        out["aors"] = self.registrar.aors
+        out.update(self.store.gauges())
         if self.guard is not None:
             out.update(self.guard.gauges())
         return out
@@ -253,11 +258,27 @@ class SIPServer:
             else:
                 self._reply(request, origin, 404)
             return
-        binding = self.registrar.lookup(self.aorKey(ruri))
+        d = self.store.lookup(self.aorKey(ruri))
+        d.addCallbacks(self._routeTo, self._storeFailed, callbackArgs=(request, origin), errbackArgs=(request, origin))
+        d.addErrback(self._failed, request)
+
+    def _routeTo(self, binding: Optional[Binding], request: SIPRequest, origin: Origin) -> None:
         if binding is None:
             self._reply(request, origin, 404)
             return
         self._forward(request, origin, binding.uri, binding)
+
+    def _storeFailed(self, failure: Any, request: SIPRequest, origin: Origin) -> None:
+        """
+        The store could not answer: 503 with Retry-After while it is
+        unreachable (logged by the store, once per state change).
+        """
+        failure.trap(StoreUnavailable)
+        self.counters.store_unavailable += 1
+        self._reply(request, origin, 503, "Registration Store Unavailable", [("Retry-After", str(RETRY_AFTER))])
+
+    def _failed(self, failure: Any, request: SIPRequest) -> None:
+        self.log.failure("handling a {method} failed", failure, method=request.method[:32])
 
     def _isOurRoute(self, route: NameAddr) -> bool:
         try:
@@ -281,12 +302,18 @@ class SIPServer:
             self._reply(request, origin, 403, "Not Our Domain")
             return
         aor = self.aorKey(toURI)
-        try:
-            bindings = self.registrar.register(aor, request.contacts, request.expires, request.callID, request.cseq.number, origin)
-        except RegistrarError as e:
+        d = self.store.register(aor, request.contacts, request.expires, request.callID, request.cseq.number, origin)
+        d.addCallbacks(self._registered, self._registerFailed, callbackArgs=(aor, request, origin), errbackArgs=(request, origin))
+        d.addErrback(self._failed, request)
+
+    def _registerFailed(self, failure: Any, request: SIPRequest, origin: Origin) -> None:
+        if failure.check(RegistrarError):
             self.counters.register_errors += 1
-            self._reply(request, origin, e.code, e.reason, e.headers)
+            self._reply(request, origin, failure.value.code, failure.value.reason, failure.value.headers)
             return
+        self._storeFailed(failure, request, origin)
+
+    def _registered(self, bindings: List[Binding], aor: str, request: SIPRequest, origin: Origin) -> None:
         self.counters.registrations += 1
         if self.guard is not None:
             self.guard.registered(aor, bindings)
