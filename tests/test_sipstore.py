@@ -296,6 +296,19 @@ class StartupTests(SynchronousTestCase):
         self.assertIsInstance(store, RedisStore)
         self.assertEqual(str(store.url), "redis://127.0.0.1:{}/0".format(redis.port))
 
+    def test_configFile(self) -> None:
+        """
+        C{store} in C{[server]} of the file (where a password is not on the
+        command line for C{ps} to show); C{--store} wins over it.
+        """
+        from tests.test_tap import parse
+
+        path = self.mktemp() + ".toml"
+        with open(path, "w") as f:
+            f.write('[server]\nstore = "redis://:pw@10.0.0.9:6380/2"\n')
+        self.assertEqual(parse("--config", path)["storeURL"], RedisURL("10.0.0.9", 6380, 2, "pw"))
+        self.assertIsNone(parse("--config", path, "--store", "memory")["storeURL"])
+
     def test_badURL(self) -> None:
         """A --store that is not memory nor redis:// is a usage error."""
         from twisted.python import usage
