@@ -57,7 +57,8 @@ class URLTests(SynchronousTestCase):
         assert url is not None
         self.assertEqual((url.host, url.port, url.db, url.username, url.password, url.tls), ("::1", 6379, 2, "user", "p@ss", True))
         self.assertNotIn("p@ss", repr(url) + str(url))
-        for bad in ("http://h", "redis://", "redis://h:x/0", "redis://h/db"):
+        self.assertEqual(parseStoreURL("rediss://h/0?ca=/etc/ca.pem"), RedisURL("h", 6379, 0, tls=True, ca="/etc/ca.pem"))
+        for bad in ("http://h", "redis://", "redis://h:x/0", "redis://h/db", "redis://h/0?ca=x", "rediss://h/0?verify=no"):
             self.assertRaises(ValueError, parseStoreURL, bad)
 
 
@@ -187,6 +188,35 @@ class RedisStoreTests(TestCase):
         self.assertTrue(self.a.available)
         mine = [e for e in logged if e.get("log_namespace", "").endswith("RedisStore")]
         self.assertEqual([e["log_level"].name for e in mine], ["warn", "info"])
+
+
+class TLSTests(TestCase):
+    """
+    C{rediss://}: the server's certificate is verified.
+    """
+
+    def store(self, url: str) -> RedisStore:
+        parsed = parseStoreURL(url)
+        assert parsed is not None
+        store = RedisStore(reactor, ServerSettings(), parsed)
+        store.start()
+        self.addCleanup(store.stop)
+        return store
+
+    async def test_verified(self) -> None:
+        """
+        With the server's CA (ca=FILE) a REGISTER works over TLS; without it
+        (the system's CAs do not sign it) the store never connects and
+        answers StoreUnavailable.
+        """
+        redis = startRedis(self, password="pw", tls=True)
+        good = self.store(redis.url)
+        await until(lambda: good._redis._factory.size)
+        [binding] = await good.register("bob@", [contact("<sip:bob@10.0.0.2>")], 300, "c", 1)
+        self.assertEqual(str(binding.uri), "sip:bob@10.0.0.2")
+        bad = self.store(redis.url.split("?")[0])
+        await task.deferLater(reactor, 1.5, lambda: None)
+        await self.assertFailure(bad.lookup("bob@"), StoreUnavailable)
 
 
 class TwoNodeTests(TestCase):

@@ -60,7 +60,7 @@ class ArgumentTests(SynchronousTestCase):
     def test_workerArguments(self) -> None:
         argv = ["--listen", "sctp:127.0.0.1:5060", "--workers", "2", "--admin=unix:/run/a.sock", "--store", "redis://h:1/0", "--workers=2"]
         self.assertEqual(workerArguments(argv, "unix:/run/a.sock", 1),
-                         ["--listen", "sctp:127.0.0.1:5060", "--store", "redis://h:1/0", "--worker", "1", "--admin", "unix:/run/a.sock.worker-1:mode=600"])
+                         ["--listen", "sctp:127.0.0.1:5060", "--workers", "2", "--store", "redis://h:1/0", "--workers=2", "--worker", "1", "--admin", "unix:/run/a.sock.worker-1:mode=600"])
 
     def test_workerAdmin(self) -> None:
         self.assertEqual(workerAdmin(None, 0), "unix:sctp-sip.admin.worker-0:mode=600")

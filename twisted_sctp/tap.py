@@ -272,7 +272,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         ["admin", None, None, "AMP admin endpoint (Twisted server endpoint string). Default: a unix socket with mode 0600 in the run directory."],
         ["admin-secret-file", None, None, "File holding the admin shared secret (required for any admin endpoint but a unix socket closed to others: TCP, even loopback, needs it)."],
         ["metrics", None, None, "Serve Prometheus metrics on this endpoint (e.g. tcp:9100:interface=127.0.0.1)."],
-        ["store", None, None, "Where registrations are kept: memory (default) or redis://[:PASSWORD@]HOST:PORT/DB (rediss:// for TLS), shared by every node using it. See docs/store.md."],
+        ["store", None, None, "Where registrations are kept: memory (default) or redis://[:PASSWORD@]HOST:PORT/DB (rediss://...[?ca=FILE] for TLS), shared by every node using it. See docs/store.md."],
         ["workers", None, "1", "Run N worker processes on the same SCTP listeners (SO_REUSEPORT; N > 1 needs --store). See docs/store.md."],
         ["worker", None, None, "Internal: this process is worker I of --workers (the parent sets it)."],
     ]

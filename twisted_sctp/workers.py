@@ -34,8 +34,9 @@ RESTART_DELAY = 1.0
 #: Seconds a stopping worker gets after SIGTERM before SIGKILL.
 STOP_GRACE = 10.0
 
-#: Options of the parent that take a value and are not given to workers.
-_PARENT_ONLY = ("--workers", "--admin", "--worker")
+#: Options of the parent that take a value and are not given to workers
+#: as they are (a worker keeps C{--workers}: its share of C{max_assocs}).
+_PARENT_ONLY = ("--admin", "--worker")
 
 _CHILD = "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
 
@@ -67,6 +68,11 @@ def workerMaxAssocs(maxAssocs: int, workers: int) -> int:
     return int(math.ceil(maxAssocs / workers)) if maxAssocs else 0
 
 
+def workerAdminPath(admin: Optional[str], index: int) -> str:
+    """@return: the path of worker C{index}'s admin unix socket (L{workerAdmin})."""
+    return workerAdmin(admin, index)[len("unix:"):].split(":", 1)[0]
+
+
 def workerAdmin(admin: Optional[str], index: int) -> str:
     """
     @return: the admin endpoint of worker C{index}: a unix socket next to
@@ -84,8 +90,8 @@ def workerAdmin(admin: Optional[str], index: int) -> str:
 def workerArguments(argv: Sequence[str], admin: Optional[str], index: int) -> List[str]:
     """
     @param argv: the parent's C{sctp-sip} arguments (after the subcommand).
-    @return: worker C{index}'s: the same, without C{--workers} and
-        C{--admin}, with C{--worker INDEX} and its own admin socket.
+    @return: worker C{index}'s: the same, without C{--admin}, with
+        C{--worker INDEX} and its own admin socket.
     """
     out: List[str] = []
     skip = False
@@ -170,6 +176,12 @@ class WorkerSupervisor(service.Service):
         if self._stopping:
             return
         _log.warn("worker {index} exited ({why}); starting it again in {delay} s", index=worker.index, why=why, delay=RESTART_DELAY)
+        # A worker killed leaves its admin socket behind: the next one
+        # could not listen there.
+        try:
+            os.remove(workerAdminPath(self.admin, worker.index))
+        except OSError:
+            pass
         self.restarts[worker.index] += 1
         self._reactor.callLater(RESTART_DELAY, self._spawn, worker.index)
 
