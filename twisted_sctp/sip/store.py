@@ -379,6 +379,12 @@ class RedisStore:
         factory = getattr(self._redis, "_factory", None)
         if factory is not None:
             factory.maxDelay = RETRY_AFTER
+            # A first connection that fails (refused AUTH, TLS not
+            # verified) fails this Deferred, which nobody else waits on:
+            # the commands say StoreUnavailable instead.
+            first = getattr(factory, "deferred", None)
+            if first is not None:
+                first.addErrback(lambda f: self._state(False, f.getErrorMessage()))
 
     def stop(self) -> "defer.Deferred[None]":
         redis, self._redis = self._redis, None
