@@ -164,6 +164,22 @@ class RedisStoreTests(TestCase):
         await self.register(a, "bob@")  # a query: the gauge is every node's count
         self.assertEqual(a.gauges()["bindings"], 45)
 
+    async def test_orderAcrossNodes(self) -> None:
+        """
+        One UA's REGISTERs (one Call-ID) reaching two nodes out of order:
+        the older CSeq arriving second is refused 500 and the newer
+        binding stays (RFC 3261 10.3 step 7); a retransmission (same CSeq)
+        changes nothing; expires=0 through the other node removes it.
+        """
+        await self.connected(self.a, self.b)
+        await self.register(self.a, "bob@", "<sip:bob@10.0.0.2>;expires=600", cseq=5)
+        e = await self.assertFailure(self.register(self.b, "bob@", "<sip:bob@10.0.0.2>;expires=60", cseq=4), RegistrarError)
+        self.assertEqual(e.code, 500)
+        [kept] = await self.register(self.b, "bob@", "<sip:bob@10.0.0.2>;expires=60", cseq=5)
+        self.assertEqual((kept.cseq, kept.expiresIn(self.clock.seconds()) > 60), (5, True))
+        self.assertEqual(await self.register(self.b, "bob@", "<sip:bob@10.0.0.2>;expires=0", cseq=6), [])
+        self.assertIsNone(await self.a.lookup("bob@"))
+
     async def test_lostAndBack(self) -> None:
         """
         Redis stopped: commands fail with StoreUnavailable at once (the
