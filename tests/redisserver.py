@@ -38,7 +38,7 @@ class RedisServer:
     @ivar password: its C{requirepass}, if any.
     """
 
-    def __init__(self, password: Optional[str] = None) -> None:
+    def __init__(self, password: Optional[str] = None, tls: bool = False) -> None:
         self.binary = shutil.which("redis-server")
         if self.binary is None:
             reason = "redis-server is not installed (apt-get install redis-server; scripts/setup-env does)"
@@ -49,11 +49,20 @@ class RedisServer:
         self.password = password
         self.directory = tempfile.mkdtemp(prefix="twisted-sctp-redis-")
         self.process: Optional[subprocess.Popen[bytes]] = None
+        #: The self-signed certificate (CN and SAN localhost) of a TLS server, which serves TLS only.
+        self.cert: Optional[str] = None
+        if tls:
+            self.cert = os.path.join(self.directory, "cert.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", os.path.join(self.directory, "key.pem"),
+                            "-out", self.cert, "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                           check=True, capture_output=True)
 
     @property
     def url(self) -> str:
         """The C{--store} URL."""
         auth = ":{}@".format(self.password) if self.password else ""
+        if self.cert:
+            return "rediss://{}localhost:{}/0?ca={}".format(auth, self.port, self.cert)
         return "redis://{}127.0.0.1:{}/0".format(auth, self.port)
 
     def start(self) -> None:
@@ -62,6 +71,9 @@ class RedisServer:
                            "--dir", self.directory]
         if self.password:
             args += ["--requirepass", self.password]
+        if self.cert:
+            args += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", self.cert, "--tls-key-file",
+                     os.path.join(self.directory, "key.pem"), "--tls-auth-clients", "no"]
         with open(os.path.join(self.directory, "log"), "ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.directory)
         deadline = time.monotonic() + 10
@@ -70,6 +82,8 @@ class RedisServer:
                 raise AssertionError("redis-server exited with {}: {}".format(self.process.returncode, self.log()[-2000:]))
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    if self.cert:
+                        return  # listening (a PING would need TLS)
                     s.sendall(b"PING\r\n")
                     if s.recv(100):
                         return
@@ -111,9 +125,9 @@ class RedisServer:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def startRedis(testCase: Any, password: Optional[str] = None) -> RedisServer:
+def startRedis(testCase: Any, password: Optional[str] = None, tls: bool = False) -> RedisServer:
     """@return: a started L{RedisServer}, stopped and removed after C{testCase}."""
-    server = RedisServer(password)
+    server = RedisServer(password, tls)
     testCase.addCleanup(server.cleanup)
     server.start()
     return server

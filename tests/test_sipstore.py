@@ -57,7 +57,8 @@ class URLTests(SynchronousTestCase):
         assert url is not None
         self.assertEqual((url.host, url.port, url.db, url.username, url.password, url.tls), ("::1", 6379, 2, "user", "p@ss", True))
         self.assertNotIn("p@ss", repr(url) + str(url))
-        for bad in ("http://h", "redis://", "redis://h:x/0", "redis://h/db"):
+        self.assertEqual(parseStoreURL("rediss://h/0?ca=/etc/ca.pem"), RedisURL("h", 6379, 0, tls=True, ca="/etc/ca.pem"))
+        for bad in ("http://h", "redis://", "redis://h:x/0", "redis://h/db", "redis://h/0?ca=x", "rediss://h/0?verify=no"):
             self.assertRaises(ValueError, parseStoreURL, bad)
 
 
@@ -163,6 +164,22 @@ class RedisStoreTests(TestCase):
         await self.register(a, "bob@")  # a query: the gauge is every node's count
         self.assertEqual(a.gauges()["bindings"], 45)
 
+    async def test_orderAcrossNodes(self) -> None:
+        """
+        One UA's REGISTERs (one Call-ID) reaching two nodes out of order:
+        the older CSeq arriving second is refused 500 and the newer
+        binding stays (RFC 3261 10.3 step 7); a retransmission (same CSeq)
+        changes nothing; expires=0 through the other node removes it.
+        """
+        await self.connected(self.a, self.b)
+        await self.register(self.a, "bob@", "<sip:bob@10.0.0.2>;expires=600", cseq=5)
+        e = await self.assertFailure(self.register(self.b, "bob@", "<sip:bob@10.0.0.2>;expires=60", cseq=4), RegistrarError)
+        self.assertEqual(e.code, 500)
+        [kept] = await self.register(self.b, "bob@", "<sip:bob@10.0.0.2>;expires=60", cseq=5)
+        self.assertEqual((kept.cseq, kept.expiresIn(self.clock.seconds()) > 60), (5, True))
+        self.assertEqual(await self.register(self.b, "bob@", "<sip:bob@10.0.0.2>;expires=0", cseq=6), [])
+        self.assertIsNone(await self.a.lookup("bob@"))
+
     async def test_lostAndBack(self) -> None:
         """
         Redis stopped: commands fail with StoreUnavailable at once (the
@@ -187,6 +204,35 @@ class RedisStoreTests(TestCase):
         self.assertTrue(self.a.available)
         mine = [e for e in logged if e.get("log_namespace", "").endswith("RedisStore")]
         self.assertEqual([e["log_level"].name for e in mine], ["warn", "info"])
+
+
+class TLSTests(TestCase):
+    """
+    C{rediss://}: the server's certificate is verified.
+    """
+
+    def store(self, url: str) -> RedisStore:
+        parsed = parseStoreURL(url)
+        assert parsed is not None
+        store = RedisStore(reactor, ServerSettings(), parsed)
+        store.start()
+        self.addCleanup(store.stop)
+        return store
+
+    async def test_verified(self) -> None:
+        """
+        With the server's CA (ca=FILE) a REGISTER works over TLS; without it
+        (the system's CAs do not sign it) the store never connects and
+        answers StoreUnavailable.
+        """
+        redis = startRedis(self, password="pw", tls=True)
+        good = self.store(redis.url)
+        await until(lambda: good._redis._factory.size)
+        [binding] = await good.register("bob@", [contact("<sip:bob@10.0.0.2>")], 300, "c", 1)
+        self.assertEqual(str(binding.uri), "sip:bob@10.0.0.2")
+        bad = self.store(redis.url.split("?")[0])
+        await task.deferLater(reactor, 1.5, lambda: None)
+        await self.assertFailure(bad.lookup("bob@"), StoreUnavailable)
 
 
 class TwoNodeTests(TestCase):
@@ -295,6 +341,19 @@ class StartupTests(SynchronousTestCase):
         store = top.getServiceNamed("sctp-sip").server.store
         self.assertIsInstance(store, RedisStore)
         self.assertEqual(str(store.url), "redis://127.0.0.1:{}/0".format(redis.port))
+
+    def test_configFile(self) -> None:
+        """
+        C{store} in C{[server]} of the file (where a password is not on the
+        command line for C{ps} to show); C{--store} wins over it.
+        """
+        from tests.test_tap import parse
+
+        path = self.mktemp() + ".toml"
+        with open(path, "w") as f:
+            f.write('[server]\nstore = "redis://:pw@10.0.0.9:6380/2"\n')
+        self.assertEqual(parse("--config", path)["storeURL"], RedisURL("10.0.0.9", 6380, 2, "pw"))
+        self.assertIsNone(parse("--config", path, "--store", "memory")["storeURL"])
 
     def test_badURL(self) -> None:
         """A --store that is not memory nor redis:// is a usage error."""

@@ -273,7 +273,9 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         ["admin", None, None, "AMP admin endpoint (Twisted server endpoint string). Default: a unix socket with mode 0600 in the run directory."],
         ["admin-secret-file", None, None, "File holding the admin shared secret (required for any admin endpoint but a unix socket closed to others: TCP, even loopback, needs it)."],
         ["metrics", None, None, "Serve Prometheus metrics on this endpoint (e.g. tcp:9100:interface=127.0.0.1)."],
-        ["store", None, None, "Where registrations are kept: memory (default) or redis://[:PASSWORD@]HOST:PORT/DB (rediss:// for TLS), shared by every node using it. See docs/store.md."],
+        ["store", None, None, "Where registrations are kept: memory (default) or redis://[:PASSWORD@]HOST:PORT/DB (rediss://...[?ca=FILE] for TLS), shared by every node using it. See docs/store.md."],
+        ["workers", None, "1", "Run N worker processes on the same SCTP listeners (SO_REUSEPORT; N > 1 needs --store). See docs/store.md."],
+        ["worker", None, None, "Internal: this process is worker I of --workers (the parent sets it)."],
     ]
 
     def __init__(self) -> None:
@@ -355,6 +357,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
             self["storeURL"] = parseStoreURL(str(self["store"] or "memory"))
         except ValueError as e:
             raise usage.UsageError(str(e))
+        self["workerCount"], self["workerIndex"] = _workerOptions(self)
 
 
 class SIPService(service.Service):
@@ -604,6 +607,48 @@ def buildService(config: Any, reactor: Any, kernel: Any = None, probe: Callable[
     return top
 
 
+def _workerOptions(config: Any) -> Tuple[int, Optional[int]]:
+    """
+    @return: C{--workers} and C{--worker} checked.
+    @raise usage.UsageError: a bad count, or N > 1 without a shared store or
+        on a listener that is not a kernel one-to-many socket.
+    """
+    try:
+        count = int(config["workers"])
+        index = None if config["worker"] is None else int(config["worker"])
+    except ValueError:
+        raise usage.UsageError("--workers: give a whole number >= 1, e.g. --workers 2")
+    if count < 1:
+        raise usage.UsageError("--workers: give a whole number >= 1, e.g. --workers 2")
+    if count > 1 and config["storeURL"] is None:
+        raise usage.UsageError("--workers {}: the workers must share their registrations: give --store redis://HOST:PORT/DB (docs/store.md)".format(count))
+    if count > 1 and (config["udpListeners"] or any(style != "one-to-many" for style in config["listenStyles"].values())):
+        raise usage.UsageError("--workers {}: every --listen must be a kernel one-to-many sctp: listener (SO_REUSEPORT)".format(count))
+    return count, index
+
+
+def buildWorkers(config: Any, reactor: Any, argv: Sequence[str], probe: Callable[[Sequence[int]], None] = probeSCTP,
+                 probeStore: Callable[[RedisURL], None] = probeRedis) -> service.MultiService:
+    """
+    The parent of C{--workers N}: a L{twisted_sctp.workers.WorkerSupervisor}
+    that starts N C{sctp-sip} workers with C{argv}.
+    """
+    from twisted_sctp.workers import WorkerSupervisor, subcommandArguments
+
+    # What would stop every worker at start stops the parent instead (one
+    # line, exit 1), not a restart loop.
+    try:
+        probe(sorted({socket.AF_INET6 if any(familyOf(h) == socket.AF_INET6 for h in hosts) else socket.AF_INET for hosts, _ in config["listeners"]}))
+        probeStore(config["storeURL"])
+    except SCTPUnavailableError as e:
+        _fail(e)
+    except StoreUnavailable as e:
+        _fail(usage.UsageError("--store: cannot reach the registration store {}".format(e)))
+    top = service.MultiService()
+    WorkerSupervisor(reactor, config["workerCount"], subcommandArguments(argv), config["admin"]).setServiceParent(top)
+    return top
+
+
 def makeService(config: Any) -> service.MultiService:
     """
     Build the C{sctp-sip} service: the SIP server's listeners, the admin
@@ -612,4 +657,15 @@ def makeService(config: Any) -> service.MultiService:
     """
     from twisted.internet import reactor
 
+    count, index = config.get("workerCount", 1), config.get("workerIndex")
+    if count > 1 and index is None:
+        return buildWorkers(config, reactor, sys.argv)
+    if count > 1:
+        from twisted_sctp.kernel import sctpsocket
+        from twisted_sctp.workers import ReusePortKernel, workerMaxAssocs
+
+        options = config["sctpOptions"]
+        config["sctpOptions"] = attrs.evolve(options, max_assocs=workerMaxAssocs(options.max_assocs, count))
+        config["listenerOptions"] = {key: attrs.evolve(o, max_assocs=workerMaxAssocs(o.max_assocs, count)) for key, o in (config.get("listenerOptions") or {}).items()}
+        return buildService(config, reactor, kernel=ReusePortKernel(sctpsocket))
     return buildService(config, reactor)

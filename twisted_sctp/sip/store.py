@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import socket
 from typing import Any, Dict, List, Optional, Sequence
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import attrs
 from zope.interface import Interface, implementer
@@ -121,7 +121,8 @@ class MemoryStore:
 class RedisURL:
     """
     Where Redis is: C{redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]}, or
-    C{rediss://} for TLS.
+    C{rediss://...[?ca=FILE]} for TLS (the server's certificate checked
+    against the system's CAs, or the PEM C{FILE}, and its name).
     """
 
     host: str
@@ -130,6 +131,7 @@ class RedisURL:
     password: Optional[str] = attrs.field(default=None, repr=False)
     username: Optional[str] = None
     tls: bool = False
+    ca: Optional[str] = None
 
     def __str__(self) -> str:
         host = "[{}]".format(self.host) if ":" in self.host else self.host
@@ -154,8 +156,25 @@ def parseStoreURL(text: str) -> Optional[RedisURL]:
         raise ValueError("--store {!r}: the port and database must be numbers".format(text)) from None
     if db < 0:
         raise ValueError("--store {!r}: the database must be 0 or more".format(text))
+    query = parse_qs(parts.query)
+    if set(query) - {"ca"} or (query and parts.scheme != "rediss"):
+        raise ValueError("--store {!r}: the only parameter is ca=FILE, with rediss://".format(text))
     return RedisURL(parts.hostname, port, db, unquote(parts.password) if parts.password is not None else None,
-                    unquote(parts.username) if parts.username else None, parts.scheme == "rediss")
+                    unquote(parts.username) if parts.username else None, parts.scheme == "rediss", query.get("ca", [None])[-1])
+
+
+def tlsOptions(url: RedisURL) -> Any:
+    """
+    @return: the TLS client options of a C{rediss://} URL: the server's
+        certificate verified for its host name, against C{ca} if given.
+    """
+    from twisted.internet import ssl
+
+    trust: Any = None
+    if url.ca is not None:
+        with open(url.ca, "rb") as f:
+            trust = ssl.Certificate.loadPEM(f.read())
+    return ssl.optionsForClientTLS(url.host, trustRoot=trust)
 
 
 def _command(*args: str) -> bytes:
@@ -352,13 +371,20 @@ class RedisStore:
 
         connect = self._connect or txredisapi.lazyConnection
         self._redis = connect(self.url.host, self.url.port, dbid=self.url.db, reconnect=True, password=self.url.password,
-                              username=self.url.username, ssl_context_factory=self.url.tls, connectTimeout=self.timeout,
+                              username=self.url.username, ssl_context_factory=tlsOptions(self.url) if self.url.tls else False,
+                              connectTimeout=self.timeout,
                               replyTimeout=self.timeout)
         # Reconnect within Retry-After of Redis coming back (txredisapi's
         # back-off goes up to 10 s).
         factory = getattr(self._redis, "_factory", None)
         if factory is not None:
             factory.maxDelay = RETRY_AFTER
+            # A first connection that fails (refused AUTH, TLS not
+            # verified) fails this Deferred, which nobody else waits on:
+            # the commands say StoreUnavailable instead.
+            first = getattr(factory, "deferred", None)
+            if first is not None:
+                first.addErrback(lambda f: self._state(False, f.getErrorMessage()))
 
     def stop(self) -> "defer.Deferred[None]":
         redis, self._redis = self._redis, None

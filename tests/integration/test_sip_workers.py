@@ -1,0 +1,107 @@
+# -*- test-case-name: tests.integration.test_sip_workers -*-
+"""
+C{twistd -n sctp-sip --workers 2} in the SCTP guest, on a real
+C{redis-server} (issue 12): 200 SIPp OPTIONS calls, each on its own
+association (C{sipp -t sn}), all answered; the kernel spread the
+associations over both workers' C{SO_REUSEPORT} sockets (each worker's
+admin socket counts its own); a worker killed with SIGKILL is started again
+by the parent and service continues; SIGTERM stops the parent and every
+worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from typing import Any, Dict
+
+from twisted.internet import defer
+from twisted.trial.unittest import TestCase
+
+from tests.integration.helpers import waitFor
+from tests.integration.support import requireSCTP
+from tests.integration.test_sip_sipp import SCENARIOS, SIPP, SIPpResult, freePort, requireSIPp, sctpListening, spawn
+from tests.redisserver import startRedis
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+#: One association per call: 200 calls are 200 associations.
+SIPP_SN = ["-t", "sn", "-buff_size", "4194304", "-nostdin", "-timeout", "60s", "-timeout_error"]
+
+
+class WorkersTests(TestCase):
+    timeout = 240
+
+    def setUp(self) -> None:
+        requireSCTP()
+        requireSIPp()
+        self.redis = startRedis(self)
+        self.work = tempfile.mkdtemp(prefix="sip-workers.")
+        self.addCleanup(shutil.rmtree, self.work, True)
+        self.env = dict(os.environ, PYTHONPATH=ROOT)
+
+    def log(self) -> str:
+        with open(os.path.join(self.work, "server.log"), encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    @defer.inlineCallbacks
+    def info(self, index: int) -> Any:
+        """@return: C{sctp-sipctl --json info} of worker C{index}."""
+        ctl = os.path.join(os.path.dirname(sys.executable), "sctp-sipctl")
+        run = spawn(self, [ctl, "--admin", "unix:" + os.path.join(self.work, "admin.sock.worker-{}".format(index)), "--json", "info"], self.env)
+        rc = yield run.ended
+        self.assertEqual(rc, 0, run.text())
+        return json.loads(run.text())
+
+    @defer.inlineCallbacks
+    def options(self, port: int, calls: int) -> Any:
+        run = spawn(self, [SIPP] + SIPP_SN + ["-sf", os.path.join(SCENARIOS, "options.xml"), "-i", "127.0.0.1", "-p", str(freePort()), "-m", str(calls), "-r", "100",  # type: ignore[list-item]
+                                               "-l", "50", "127.0.0.1:{}".format(port)])
+        result = SIPpResult((yield run.ended), run.text())
+        self.assertEqual((result.rc, result.successful, result.failed), (0, calls, 0), result)
+
+    @defer.inlineCallbacks
+    def test_twoWorkers(self) -> Any:
+        port = freePort()
+        twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
+        parent = spawn(self, [twistd, "-n", "--pidfile=", "--logfile=" + os.path.join(self.work, "server.log"), "sctp-sip", "--workers", "2",
+                              "--listen", "sctp:127.0.0.1:{}".format(port), "--admin", "unix:" + os.path.join(self.work, "admin.sock"),
+                              "--store", self.redis.url, "--option", "autoclose=60"], self.env, limit=220)
+
+        def up(*indexes: int) -> bool:
+            return all(os.path.exists(os.path.join(self.work, "admin.sock.worker-{}".format(i))) for i in indexes) or not parent.running
+
+        try:
+            yield waitFor(lambda: up(0, 1) and sctpListening(port), timeout=40, what="both workers to start")
+        except AssertionError as e:
+            self.fail("{}: {}{}".format(e, parent.text(), self.log()))
+        self.assertTrue(parent.running, parent.text())
+        yield self.options(port, 200)
+        infos: Dict[int, Any] = {}
+        for index in (0, 1):
+            infos[index] = yield self.info(index)
+        totals = [infos[i]["total_connections"] for i in (0, 1)]
+        # Printed for the record (the spread is the kernel's hash).
+        print("associations per worker:", totals)
+        self.assertEqual(sum(totals), 200, infos)
+        self.assertTrue(all(totals), infos)
+        # Worker 0 killed: the parent starts it again; service continues.
+        pids = [line.split("(pid ")[1].split(")")[0] for line in self.log().splitlines() if "worker 0 started (pid" in line]
+        self.assertEqual(len(pids), 1, self.log())
+        os.kill(int(pids[0]), signal.SIGKILL)
+        yield waitFor(lambda: "worker 0 exited" in self.log(), timeout=20, what="the parent to see worker 0 exit")
+        yield self.options(port, 50)
+        yield waitFor(lambda: self.log().count("worker 0 started (pid") == 2 and up(0), timeout=40, what="worker 0 to start again")
+        yield self.options(port, 100)
+        again = yield self.info(0)
+        self.assertGreater(again["total_connections"], 0, again)
+        parent.process.signalProcess("TERM")
+        rc = yield parent.ended
+        self.assertIn(rc, (0, -signal.SIGTERM, 128 + signal.SIGTERM), parent.text())
+        log = self.log()
+        self.assertNotIn("Traceback", log)
+        self.assertEqual(log.count("exited ("), 1, log)

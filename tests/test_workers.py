@@ -1,0 +1,128 @@
+# -*- test-case-name: tests.test_workers -*-
+"""
+Tests for L{twisted_sctp.workers} and C{twistd sctp-sip --workers N}: the
+options, each worker's command line, admin socket and C{max_assocs} share,
+C{SO_REUSEPORT} on the listen socket, and the supervisor restarting and
+stopping real child processes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+from typing import Any, List
+
+from twisted.internet import defer, reactor, task
+from twisted.python import usage
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from twisted_sctp.tap import Options
+from twisted_sctp.workers import ReusePortKernel, WorkerSupervisor, subcommandArguments, workerAdmin, workerArguments, workerMaxAssocs
+
+
+def parse(*args: str) -> Options:
+    options = Options()
+    options.parseOptions(list(args))
+    return options
+
+
+class OptionTests(SynchronousTestCase):
+    def test_default(self) -> None:
+        options = parse()
+        self.assertEqual((options["workerCount"], options["workerIndex"]), (1, None))
+
+    def test_needsStore(self) -> None:
+        """N > 1 without a shared store is refused, naming --store."""
+        e = self.assertRaises(usage.UsageError, parse, "--workers", "2")
+        self.assertIn("--store redis://", str(e))
+
+    def test_withStore(self) -> None:
+        options = parse("--workers", "3", "--store", "redis://127.0.0.1:6379/0")
+        self.assertEqual(options["workerCount"], 3)
+
+    def test_bad(self) -> None:
+        for value in ("0", "-1", "two"):
+            e = self.assertRaises(usage.UsageError, parse, "--workers", value, "--store", "redis://127.0.0.1:6379/0")
+            self.assertIn("--workers", str(e))
+
+    def test_udpListenerRefused(self) -> None:
+        e = self.assertRaises(usage.UsageError, parse, "--workers", "2", "--store", "redis://127.0.0.1:6379/0", "--listen", "sctp+udp:127.0.0.1:5060")
+        self.assertIn("one-to-many", str(e))
+
+
+class ArgumentTests(SynchronousTestCase):
+    def test_subcommand(self) -> None:
+        self.assertEqual(subcommandArguments(["/bin/twistd", "-n", "sctp-sip", "--workers", "2"]), ["--workers", "2"])
+        self.assertEqual(subcommandArguments(["twistd"]), [])
+
+    def test_workerArguments(self) -> None:
+        argv = ["--listen", "sctp:127.0.0.1:5060", "--workers", "2", "--admin=unix:/run/a.sock", "--store", "redis://h:1/0", "--workers=2"]
+        self.assertEqual(workerArguments(argv, "unix:/run/a.sock", 1),
+                         ["--listen", "sctp:127.0.0.1:5060", "--workers", "2", "--store", "redis://h:1/0", "--workers=2", "--worker", "1", "--admin", "unix:/run/a.sock.worker-1:mode=600"])
+
+    def test_workerAdmin(self) -> None:
+        self.assertEqual(workerAdmin(None, 0), "unix:sctp-sip.admin.worker-0:mode=600")
+        self.assertEqual(workerAdmin("unix:/x/a:mode=660", 2), "unix:/x/a.worker-2:mode=660")
+        self.assertEqual(workerAdmin("tcp:9000", 1), "unix:sctp-sip.admin.worker-1:mode=600")
+
+    def test_maxAssocs(self) -> None:
+        self.assertEqual([workerMaxAssocs(m, 2) for m in (0, 1, 1000, 1001)], [0, 1, 500, 501])
+
+
+class ReusePortTests(SynchronousTestCase):
+    def test_setsReusePort(self) -> None:
+        """The wrapped kernel's options, then SO_REUSEPORT (a TCP socket stands in: the host has no SCTP)."""
+        calls: List[Any] = []
+
+        class Kernel:
+            name = "kernel"
+
+            def applyOptions(self, sock: socket.socket, options: Any, family: int) -> List[str]:
+                calls.append((options, family))
+                return ["a warning"]
+
+        kernel = ReusePortKernel(Kernel())
+        with socket.socket() as s:
+            self.assertEqual(kernel.applyOptions(s, "options", socket.AF_INET), ["a warning"])
+            self.assertEqual(s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT), 1)
+        self.assertEqual(calls, [("options", socket.AF_INET)])
+        self.assertEqual(kernel.name, "kernel")
+
+
+class _Sleepers(WorkerSupervisor):
+    """Workers that are real processes doing nothing until signalled."""
+
+    def command(self, index: int) -> List[str]:
+        return [sys.executable, "-c", "import time; print('worker up', flush=True); time.sleep(120)"]
+
+
+class SupervisorTests(TestCase):
+    timeout = 60
+
+    @defer.inlineCallbacks
+    def waitFor(self, condition: Any, what: str) -> Any:
+        for _ in range(500):
+            if condition():
+                return
+            yield task.deferLater(reactor, 0.02, lambda: None)
+        self.fail("timed out waiting for " + what)
+
+    @defer.inlineCallbacks
+    def test_restartAndStop(self) -> Any:
+        """A worker killed is started again; stopService ends them all."""
+        supervisor = _Sleepers(reactor, 2, [], None)
+        supervisor.startService()
+        self.addCleanup(lambda: supervisor.running and supervisor.stopService())
+        first = {i: w.transport.pid for i, w in supervisor.workers.items()}  # type: ignore[union-attr]
+        self.assertEqual(sorted(first), [0, 1])
+        os.kill(first[0], signal.SIGKILL)
+        yield self.waitFor(lambda: 0 in supervisor.workers and supervisor.workers[0].transport.pid != first[0], "worker 0 restarted")  # type: ignore[union-attr]
+        self.assertEqual(supervisor.restarts, {0: 1, 1: 0})
+        self.assertEqual(supervisor.workers[1].transport.pid, first[1])  # type: ignore[union-attr]
+        pids = [w.transport.pid for w in supervisor.workers.values()]  # type: ignore[union-attr]
+        yield supervisor.stopService()
+        self.assertEqual(supervisor.workers, {})
+        for pid in pids:
+            self.assertRaises(OSError, os.kill, pid, 0)

@@ -1,0 +1,212 @@
+"""
+C{twistd sctp-sip --workers N}: N worker processes on the same SCTP
+listeners (docs/store.md, "Workers").
+
+Each worker is a C{twistd -n sctp-sip} child that binds its one-to-many
+listen sockets with C{SO_REUSEPORT} (L{ReusePortKernel}): the kernel (Linux
+>= 4.20) hands each new association to one of the sockets, and every
+message of that association to the same one, so each association lives in
+exactly one worker and its registry, reuse and tracking stay exact.  The
+workers share registrations through C{--store} (required for N > 1).
+
+The parent (L{WorkerSupervisor}) listens on nothing itself: it starts the
+workers, relays their log lines, restarts one that exits (after
+L{RESTART_DELAY} seconds) and on SIGTERM stops them all.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import sys
+from typing import Any, Dict, List, Optional, Sequence
+
+from twisted.application import service
+from twisted.internet import defer, protocol
+from twisted.logger import Logger
+
+_log = Logger()
+
+#: Seconds before a worker that exited is started again.
+RESTART_DELAY = 1.0
+
+#: Seconds a stopping worker gets after SIGTERM before SIGKILL.
+STOP_GRACE = 10.0
+
+#: Options of the parent that take a value and are not given to workers
+#: as they are (a worker keeps C{--workers}: its share of C{max_assocs}).
+_PARENT_ONLY = ("--admin", "--worker")
+
+_CHILD = "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
+
+
+class ReusePortKernel:
+    """
+    The kernel module (L{twisted_sctp.kernel.sctpsocket}) with
+    C{SO_REUSEPORT} set on every listen socket before it is bound.
+    """
+
+    def __init__(self, kernel: Any) -> None:
+        self._kernel = kernel
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._kernel, name)
+
+    def applyOptions(self, sock: socket.socket, options: Any, family: int) -> List[str]:
+        warnings: List[str] = self._kernel.applyOptions(sock, options, family)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        return warnings
+
+
+def workerMaxAssocs(maxAssocs: int, workers: int) -> int:
+    """
+    @return: each worker's share of the server's C{max_assocs} (0, no
+        limit, stays 0), rounded up: the server as a whole holds at most
+        C{workers - 1} more than C{maxAssocs}.
+    """
+    return int(math.ceil(maxAssocs / workers)) if maxAssocs else 0
+
+
+def workerAdminPath(admin: Optional[str], index: int) -> str:
+    """@return: the path of worker C{index}'s admin unix socket (L{workerAdmin})."""
+    return workerAdmin(admin, index)[len("unix:"):].split(":", 1)[0]
+
+
+def workerAdmin(admin: Optional[str], index: int) -> str:
+    """
+    @return: the admin endpoint of worker C{index}: a unix socket next to
+        the one C{--admin} names (or the default C{sctp-sip.admin}), with
+        C{.worker-INDEX} appended to its path.
+    """
+    path, options = "sctp-sip.admin", ":mode=600"
+    if admin and admin.startswith("unix:"):
+        rest = admin[len("unix:"):]
+        path, _, tail = rest.partition(":")
+        options = ":" + tail if tail else ":mode=600"
+    return "unix:{}.worker-{}{}".format(path, index, options)
+
+
+def workerArguments(argv: Sequence[str], admin: Optional[str], index: int) -> List[str]:
+    """
+    @param argv: the parent's C{sctp-sip} arguments (after the subcommand).
+    @return: worker C{index}'s: the same, without C{--admin}, with
+        C{--worker INDEX} and its own admin socket.
+    """
+    out: List[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in _PARENT_ONLY:
+            skip = "=" not in arg
+            continue
+        out.append(arg)
+    return out + ["--worker", str(index), "--admin", workerAdmin(admin, index)]
+
+
+def subcommandArguments(argv: Sequence[str]) -> List[str]:
+    """@return: what follows C{sctp-sip} in twistd's command line."""
+    args = list(argv)
+    return args[args.index("sctp-sip") + 1:] if "sctp-sip" in args else []
+
+
+class _Worker(protocol.ProcessProtocol):
+    def __init__(self, supervisor: WorkerSupervisor, index: int) -> None:
+        self.supervisor = supervisor
+        self.index = index
+        self.ended: defer.Deferred[None] = defer.Deferred()
+        self._buffer = b""
+
+    def outReceived(self, data: bytes) -> None:
+        self._buffer += data
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            _log.info("worker {index}: {line}", index=self.index, line=line.decode("utf-8", "replace").rstrip())
+
+    errReceived = outReceived
+
+    def processEnded(self, reason: Any) -> None:
+        self.supervisor._ended(self, reason.value)
+        self.ended.callback(None)
+
+
+class WorkerSupervisor(service.Service):
+    """
+    Starts, restarts and stops the worker processes.
+
+    @ivar workers: the running L{_Worker}s by index.
+    @ivar restarts: how many times each worker was started again.
+    """
+
+    def __init__(self, reactor: Any, count: int, argv: Sequence[str], admin: Optional[str], executable: str = sys.executable) -> None:
+        self._reactor = reactor
+        self.count = count
+        self.argv = list(argv)
+        self.admin = admin
+        self.executable = executable
+        self.workers: Dict[int, _Worker] = {}
+        self.restarts: Dict[int, int] = {i: 0 for i in range(count)}
+        self._stopping = False
+
+    def command(self, index: int) -> List[str]:
+        """@return: worker C{index}'s command line."""
+        return [self.executable, "-c", _CHILD, "-n", "--pidfile=", "--logfile=-", "sctp-sip"] + workerArguments(self.argv, self.admin, index)
+
+    def startService(self) -> None:
+        super().startService()
+        self._stopping = False
+        for index in range(self.count):
+            self._spawn(index)
+
+    def _spawn(self, index: int) -> None:
+        if self._stopping:
+            return
+        worker = _Worker(self, index)
+        self.workers[index] = worker
+        argv = self.command(index)
+        worker.transport = self._reactor.spawnProcess(worker, argv[0], argv, env=dict(os.environ))
+        _log.info("worker {index} started (pid {pid})", index=index, pid=worker.transport.pid)
+
+    def _ended(self, worker: _Worker, why: Any) -> None:
+        if self.workers.get(worker.index) is worker:
+            del self.workers[worker.index]
+        if self._stopping:
+            return
+        _log.warn("worker {index} exited ({why}); starting it again in {delay} s", index=worker.index, why=why, delay=RESTART_DELAY)
+        # A worker killed leaves its admin socket behind: the next one
+        # could not listen there.
+        try:
+            os.remove(workerAdminPath(self.admin, worker.index))
+        except OSError:
+            pass
+        self.restarts[worker.index] += 1
+        self._reactor.callLater(RESTART_DELAY, self._spawn, worker.index)
+
+    def stopService(self) -> "defer.Deferred[Any]":
+        super().stopService()
+        self._stopping = True
+        waits = []
+        for worker in list(self.workers.values()):
+            try:
+                worker.transport.signalProcess("TERM")  # type: ignore[union-attr]
+            except Exception:
+                continue  # already gone
+            killer = self._reactor.callLater(STOP_GRACE, self._kill, worker)
+
+            def cancel(_: object, killer: Any = killer) -> None:
+                if killer.active():
+                    killer.cancel()
+
+            worker.ended.addBoth(cancel)
+            waits.append(worker.ended)
+        return defer.DeferredList(waits)
+
+    @staticmethod
+    def _kill(worker: _Worker) -> None:
+        try:
+            worker.transport.signalProcess("KILL")  # type: ignore[union-attr]
+        except Exception:
+            pass
