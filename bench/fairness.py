@@ -123,7 +123,7 @@ def probe(sock: socket.socket, server: Tuple[str, int], callID: str, timeout: fl
             return time.monotonic() - started
 
 
-def serverArgv(port: int, rundir: str, interleave: Optional[int]) -> List[str]:
+def serverArgv(port: int, rundir: str, interleave: Optional[int], extra: Sequence[str] = ()) -> List[str]:
     """
     @return: C{twistd -n sctp-sip} on 127.0.0.1:C{port} with its defaults,
         started through a stub that sets the interleave level first.
@@ -136,22 +136,16 @@ def serverArgv(port: int, rundir: str, interleave: Optional[int]) -> List[str]:
     )
     return [sys.executable, "-c", stub, "-" if interleave is None else str(interleave),
             "-n", "--pidfile=", "-l", os.path.join(rundir, "twistd.log"), "-d", rundir,
-            "sctp-sip", "--listen", "sctp:127.0.0.1:{}".format(port)]
+            "sctp-sip", "--listen", "sctp:127.0.0.1:{}".format(port)] + list(extra)
 
 
-def measure(port: int, interleave: Optional[int], probes: int, interval: float, timeout: float, size: int) -> Dict[str, Any]:
-    rundir = tempfile.mkdtemp(prefix="sctp-fair-")
+def measure(port: int, interleave: Optional[int], probes: int, interval: float, timeout: float, size: int, extra: Sequence[str] = ()) -> Dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=ROOT)
     server = ("127.0.0.1", port)
-    child = subprocess.Popen(serverArgv(port, rundir, interleave), cwd=ROOT, env=env)
+    child = startServer(port, interleave, extra)
     big = None
     try:
         sock = clientSocket("127.0.0.3")
-        for attempt in range(100):
-            if probe(sock, server, "ready-{}".format(attempt), 0.5) is not None:
-                break
-        else:
-            raise SystemExit("the server did not answer")
         seconds = probes * interval + 2 * timeout + 3
         big = subprocess.Popen(senderArgv(server, "127.0.0.2", size, seconds), cwd=ROOT, env=env, stdout=subprocess.PIPE)
         time.sleep(1.0)
@@ -179,6 +173,75 @@ def measure(port: int, interleave: Optional[int], probes: int, interval: float, 
     }
 
 
+def startServer(port: int, interleave: Optional[int] = None, extra: Sequence[str] = ()) -> "subprocess.Popen[bytes]":
+    """
+    @param extra: more C{sctp-sip} arguments.
+    @return: a running C{twistd -n sctp-sip} that answers on C{port}.
+    """
+    rundir = tempfile.mkdtemp(prefix="sctp-fair-")
+    child = subprocess.Popen(serverArgv(port, rundir, interleave, extra), cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
+    sock = clientSocket("127.0.0.4")
+    for attempt in range(100):
+        if probe(sock, ("127.0.0.1", port), "ready-{}".format(attempt), 0.5) is not None:
+            sock.close()
+            return child
+    child.kill()
+    raise SystemExit("the server did not answer")
+
+
+def answer(sock: socket.socket, callID: str, timeout: float) -> Tuple[Optional[float], bytes]:
+    """
+    @return: the seconds until a final response whose Call-ID is
+        C{callID}, and its first line.
+    """
+    started = time.monotonic()
+    wanted = ("Call-ID: " + callID + "\r\n").encode()
+    while True:
+        left = started + timeout - time.monotonic()
+        if left <= 0 or not select.select([sock], [], [], left)[0]:
+            return None, b""
+        data, _, flags, _ = sock.recvmsg(1 << 20, 1024)
+        if not flags & MSG_NOTIFICATION and data.startswith(b"SIP/2.0 ") and data[8:9] != b"1" and wanted in data:
+            return time.monotonic() - started, data.split(b"\r\n", 1)[0]
+
+
+def sameAssociation(port: int, timeout: float, extra: Sequence[str] = ()) -> Dict[str, Any]:
+    """
+    Issue 16 item 9 against a separate C{twistd -n sctp-sip}: on one
+    association each, a malformed ACK (no CSeq) then an OPTIONS; a
+    1.5 MB message then an OPTIONS; a 1,000,000-byte OPTIONS; a
+    1,000,000-byte OPTIONS whose size is one header.  How long each answer
+    took (C{None}: none within C{timeout}) and what it was.
+    """
+    server = ("127.0.0.1", port)
+    child = startServer(port, None, extra)
+    out: Dict[str, Any] = {}
+    try:
+        for n, case in enumerate(("ack", "oversize", "megabyte", "megaheader")):
+            sock = clientSocket("127.0.0.{}".format(5 + n), 8 << 20)
+            host, cport = sock.getsockname()[:2]
+            first = options(host, cport, case + "-0")
+            if case == "ack":
+                ack = first.replace(b"OPTIONS sip", b"ACK sip", 1).replace(b"CSeq: 1 OPTIONS\r\n", b"")
+                sock.sendto(ack, server)
+            elif case == "oversize":
+                sock.sendto(options(host, cport, case + "-0", 1500000), server)
+            elif case == "megabyte":
+                sock.sendto(options(host, cport, case + "-0", 1000000), server)
+                out[case] = answer(sock, case + "-0", timeout)
+            else:
+                pad = b"X-Pad: " + b"p" * (1000000 - len(first) - 9) + b"\r\n"
+                sock.sendto(first.replace(b"Max-Forwards", pad + b"Max-Forwards", 1), server)
+                out[case] = answer(sock, case + "-0", timeout)
+            sock.sendto(options(host, cport, case + "-1"), server)
+            out[case + "_then_options"] = answer(sock, case + "-1", timeout)
+            sock.close()
+    finally:
+        child.terminate()
+        child.wait(30)
+    return {k: (None if v[0] is None else round(v[0], 3), v[1].decode("ascii", "replace")) for k, v in out.items()}
+
+
 def main(argv: Sequence[str]) -> int:
     if argv[:1] == ["sender"]:
         host, port, source, size, seconds = argv[1:6]
@@ -191,8 +254,14 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--interval", type=float, default=0.2)
     parser.add_argument("--timeout", type=float, default=2.0)
     parser.add_argument("--size", type=int, default=1000000)
+    parser.add_argument("--server-option", action="append", default=[], metavar="NAME=VALUE", help="an --option for the server (repeatable)")
+    parser.add_argument("--same-association", action="store_true", help="the item 9 cases instead (timeout 20 s)")
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.port, args.interleave, args.probes, args.interval, args.timeout, args.size)))
+    extra = [a for o in args.server_option for a in ("--option", o)]
+    if args.same_association:
+        print(json.dumps(sameAssociation(args.port, 20.0, extra)))
+        return 0
+    print(json.dumps(measure(args.port, args.interleave, args.probes, args.interval, args.timeout, args.size, extra)))
     return 0
 
 
