@@ -22,7 +22,7 @@ from twisted.internet.protocol import Factory
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.test_sip import FakeUDP
-from tests.fuzztargets import TARGETS, _STRUCTS, engineTarget, notificationsTarget, optionsTarget, portTarget, sipTarget
+from tests.fuzztargets import TARGETS, _STRUCTS, engineTarget, notificationsTarget, optionsTarget, portTarget, proxyTarget, sipTarget
 from twisted_sctp.kernel.constants import MSG_EOR, MSG_NOTIFICATION, NotificationType
 from twisted_sctp.error import OptionError
 from twisted_sctp.transport.options import OPTION_NAMES, SCTPOptions, changeOption
@@ -41,6 +41,7 @@ REGRESSIONS: Dict[str, list[bytes]] = {
     "options": [],
     "sip": [],
     "port": [],
+    "proxy": [],
 }
 
 _fast = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -386,6 +387,22 @@ class ForwardingPropertyTests(SynchronousTestCase):
         if transport == "tcp":
             return  # no TCP transport here: answered, not forwarded
         self.assertEqual(([h for h, _ in sent], counters["requests_forwarded"]), ([str(external)], 1))
+
+
+class ProxyTargetTests(SynchronousTestCase):
+    """
+    The C{proxy} target: up to four messages into the stateless proxy; no
+    request ever goes to an internal address, no response with a made-up
+    seal is forwarded, nothing is logged as an unexpected failure.
+    """
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.binary(max_size=600))
+    def test_script(self, data: bytes) -> None:
+        """
+        A script decoded from arbitrary bytes.
+        """
+        proxyTarget(data)
 
 
 class RegressionTests(SynchronousTestCase):

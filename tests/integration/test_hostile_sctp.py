@@ -11,7 +11,7 @@ import os
 import socket
 import subprocess
 import time
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 from twisted.internet import defer, reactor
 from twisted.trial.unittest import TestCase
@@ -48,6 +48,27 @@ def padded(client: RawClient, size: int) -> bytes:
     data = head.replace(b"%010d", b"%010d" % len(body)) + body
     assert len(data) == size, len(data)
     return data
+
+
+@defer.inlineCallbacks
+def probeLatencies(probes: List[RawClient], request: Callable[[RawClient], bytes], count: int = 12, timeout: float = 2) -> Any:
+    """
+    Ask C{count} requests, from each of C{probes} in turn, half a second
+    apart; @return: a Deferred firing with, for each, the seconds until its
+    200, its status code if another, or C{None} after C{timeout}.
+    """
+    latencies: List[Any] = []
+    for n in range(count):
+        probe = probes[n % len(probes)]
+        started = time.monotonic()
+        try:
+            response = yield probe.ask(request(probe), timeout=timeout)
+        except AssertionError:
+            latencies.append(None)
+            continue
+        latencies.append(round(time.monotonic() - started, 3) if response.code == 200 else response.code)
+        yield sleep(0.5)
+    return latencies
 
 
 class _ServerCase(TestCase):
@@ -258,17 +279,7 @@ class BigMessageFairnessTests(_ServerCase):
         yield waitFor(lambda: port.stats.partial_reassembled >= 2, timeout=30, what="two big messages read")
         probes = [RawClient(self, "127.0.0.{}".format(3 + i), self.address) for i in range(3)]
         before = port.stats.partial_reassembled
-        latencies: List[Any] = []
-        for n in range(12):
-            probe = probes[n % 3]
-            started = time.monotonic()
-            try:
-                response = yield probe.ask(self.options(probe), timeout=2)
-            except AssertionError:
-                latencies.append(None)
-                continue
-            latencies.append(round(time.monotonic() - started, 3) if response.code == 200 else response.code)
-            yield sleep(0.5)
+        latencies = yield probeLatencies(probes, self.options)
         big = port.stats.partial_reassembled - before
         figures = {"latencies": latencies, "big_messages_during": big, "drops": dict(port.stats.drops)}
         print("\nBIG_MESSAGE_FAIRNESS {}".format(figures))
