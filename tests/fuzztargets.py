@@ -26,6 +26,14 @@ Targets:
     user-space engine or from an unknown peer, then its timers run:
     C{receiveDatagram} never raises, every packet is counted, and no more
     than one association per peer exists.
+  - C{proxy}: up to four SIP messages from one association into the
+    stateless proxy (default settings, no C{allow_internal}): requests
+    whose Request-URI, Route or registered Contact names a host drawn
+    from internal (loopback, unspecified, link-local, multicast, our own)
+    and ordinary addresses, and responses whose top Via names us with a
+    made-up seal.  Nothing is ever sent to an internal address, no
+    response is forwarded (no seal of ours can be made up), nothing is
+    logged as an unexpected failure.
 """
 
 from __future__ import annotations
@@ -391,10 +399,115 @@ def engineTarget(data: bytes) -> None:
         raise AssertionError("two associations with one peer: {}".format(peers))
 
 
+# -- the proxy's forwarding decision ----------------------------------------------
+
+_OUR_HOSTS = ("127.0.0.1", "127.0.0.4")
+_PROXY_HOSTS = [
+    "127.0.0.1", "127.0.0.4", "127.9.8.7", "0.0.0.0", "[::1]", "[::]", "169.254.3.4", "224.0.0.5",
+    "[fe80::1]", "[::ffff:127.0.0.1]", "[ff02::1]", "10.0.0.1", "192.0.2.7", "[2001:db8::7]", "example.com",
+]
+
+
+def _internalHost(host: str) -> bool:
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return any(a.is_loopback or a.is_unspecified or a.is_link_local or a.is_multicast or str(a) in _OUR_HOSTS
+               for a in ((address, mapped) if mapped is not None else (address,)))
+
+
+def _proxyURI(src: ByteSource, user: str = "x") -> str:
+    mode = src.uint(1)
+    if mode % 8 == 7:
+        host = ".".join(str(b) for b in src.take(4))
+    else:
+        host = src.choice(_PROXY_HOSTS)
+    uri = "sip:{}{}".format(user + "@" if user else "", host)
+    if mode & 0x10:
+        uri += ":{}".format(src.choice([5060, 5061, 6000, src.uint(2)]))
+    if mode & 0x20:
+        uri += ";transport=" + src.choice(["udp", "sctp", "UDP", "tcp"])
+    return uri
+
+
+def proxyTarget(data: bytes) -> None:
+    from twisted.internet.testing import MemoryReactorClock
+    from twisted.logger import globalLogPublisher
+
+    from twisted_sctp.sip.server import ServerSettings
+    from twisted_sctp.tap import SIPService
+    from twisted_sctp.testing import FakeKernel, commUp
+
+    src = ByteSource(data)
+    failures: List[Any] = []
+
+    def observe(event: Dict[str, Any]) -> None:
+        if "log_failure" in event:
+            failures.append(event)
+
+    kernel = FakeKernel()
+    service = SIPService(MemoryReactorClock(), [(list(_OUR_HOSTS), 5060)], kernel=kernel, serverSettings=ServerSettings(domains=("example.com",)))
+    written: List[Any] = []
+
+    class _UDP:
+        def write(self, payload: bytes, addr: Any) -> None:
+            written.append((payload, addr))
+
+        def stopListening(self) -> None:
+            pass
+
+    peer = ("10.1.1.1", 5070)
+    globalLogPublisher.addObserver(observe)
+    try:
+        service.startService()
+        service.transport.listeners[0].udp = _UDP()
+        kernel.peers[7] = [peer]
+        kernel.socket.feedNotification(commUp(7), peer)
+        service.ports[0].doRead()
+        for n in range(1 + src.uint(1) % 4):
+            kind = src.uint(1) % 4
+            via = "SIP/2.0/SCTP 10.1.1.1:5070;branch=z9hG4bK{}".format(n)
+            if kind == 3:
+                seal = src.text(24).replace("\r", "").replace("\n", "")
+                lines = ["SIP/2.0 200 OK", "Via: SIP/2.0/SCTP 127.0.0.1:5060;branch=z9hG4bK{};tsig={}".format(src.text(8), seal),
+                         "Via: SIP/2.0/UDP {};branch=z9hG4bKv".format(_proxyURI(src, "")[4:])]
+            elif kind == 2:
+                lines = ["REGISTER sip:127.0.0.1 SIP/2.0", "Via: " + via, "To: <sip:bob@127.0.0.1>",
+                         "Contact: <{}>".format(_proxyURI(src, "bob")), "Expires: 300"]
+            else:
+                uri = "sip:bob@127.0.0.1" if kind == 1 else _proxyURI(src)
+                lines = ["{} {} SIP/2.0".format(src.choice(["INVITE", "MESSAGE", "OPTIONS"]), uri), "Via: " + via, "To: <{}>".format(uri)]
+                for _ in range(src.uint(1) % 3):
+                    lines.append("Route: <{};lr>".format(_proxyURI(src, "")))
+            lines += ["From: <sip:alice@example.com>;tag=a", "Call-ID: c{}".format(n), "CSeq: {} {}".format(n + 1, "REGISTER" if kind == 2 else "INVITE"),
+                      "Max-Forwards: {}".format(src.choice([70, 1, 0, 999999999]))]
+            extra = src.text(40)
+            if extra and src.uint(1) & 1:
+                lines.append(extra)
+            kernel.socket.feedData(("\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n").encode("utf-8", "surrogateescape"), 7, peer)
+            service.ports[0].doRead()
+    finally:
+        globalLogPublisher.removeObserver(observe)
+        service.stopService()
+    if failures:
+        raise AssertionError("logged failure: {}".format(failures[0].get("log_failure")))
+    out = [(payload, addr) for payload, _, addr in kernel.socket.sent] + written
+    for payload, addr in out:
+        if addr is not None and not payload.startswith(b"SIP/2.0 ") and _internalHost(addr[0]):
+            raise AssertionError("a request was sent to the internal address {}".format(addr))
+    if service.server.counters["responses_forwarded"]:
+        raise AssertionError("a response with a made-up seal was forwarded")
+
+
 TARGETS: Dict[str, Callable[[bytes], None]] = {
     "notifications": notificationsTarget,
     "options": optionsTarget,
     "sip": sipTarget,
     "port": portTarget,
     "engine": engineTarget,
+    "proxy": proxyTarget,
 }

@@ -255,6 +255,55 @@ class KernelBackendTests(SynchronousTestCase):
         self.assertEqual(self.sink.stats.drops["no_eor"], 1)
         self.assertEqual(self.sink.data, [])
 
+    def test_interleavedPiecesReassembledPerAssociation(self) -> None:
+        """
+        With C{SCTP_FRAGMENT_INTERLEAVE} 1 the pieces of two associations'
+        messages come interleaved, each with its receive info: each
+        association's message is reassembled from its own pieces, and a
+        whole message of a third association between them goes up at once.
+        """
+        for assocID, peer in ((7, PEER), (8, PEER2), (9, ("127.0.0.4", 5070))):
+            self.kernel.peers[assocID] = [peer]
+            self.sock.feedNotification(commUp(assocID), peer)
+        self.sock.feedData(b"A1", 7, PEER, eor=False)
+        self.sock.feedData(b"B1", 8, PEER2, eor=False)
+        self.sock.feedData(b"small", 9, ("127.0.0.4", 5070))
+        self.sock.feedData(b"A2", 7, PEER, eor=False)
+        self.sock.feedData(b"B2", 8, PEER2)
+        self.sock.feedData(b"A3", 7, PEER)
+        self.backend.doRead()
+        self.assertEqual([(d.assocID, d.payload) for d in self.sink.data], [(9, b"small"), (8, b"B1B2"), (7, b"A1A2A3")])
+        self.assertEqual(self.sink.stats.partial_reassembled, 2)
+
+    def test_listenAsksForInterleave(self) -> None:
+        """
+        The listen socket gets C{SCTP_FRAGMENT_INTERLEAVE} 1 unless the
+        backend was set to another level before listening.
+        """
+        self.assertEqual(self.kernel.interleave, 1)
+        kernel = FakeKernel()
+        backend = KernelBackend(self.reactor, kernel)
+        backend.fragmentInterleave = 0
+        backend.listen(RecordingSink(), ["127.0.0.1"], 5061, SCTPOptions())
+        self.assertEqual(kernel.interleave, 0)
+
+    def test_wakeupBoundedInBytes(self) -> None:
+        """
+        A wake-up stops once it has read C{maxBytesPerWakeup} bytes, though
+        reads are left (C{maxReadsPerWakeup}) and more is queued: the rest of
+        the big message and the small message behind it are read at the
+        next wake-up.
+        """
+        self.backend.readBufferSize = 1000
+        self.backend.maxBytesPerWakeup = 3000
+        self.sock.feedNotification(commUp(7), PEER)
+        self.sock.feedData(b"x" * 5500, 7, PEER)
+        self.sock.feedData(b"small", 8, PEER2)
+        self.backend.doRead()
+        self.assertEqual((self.sock.recvCalls, self.sink.data), (4, []))
+        self.backend.doRead()
+        self.assertEqual([d.payload for d in self.sink.data], [b"x" * 5500, b"small"])
+
     def test_shutdownAndAbort(self) -> None:
         """
         SHUTDOWN and ABORT are empty/reason messages on the association with

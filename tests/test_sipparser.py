@@ -332,8 +332,8 @@ class ParseErrorTests(SynchronousTestCase):
 
     def test_hugeHeaderBlock(self) -> None:
         """
-        64 KB of headers are refused quickly (513), after reading no more
-        than the limit, keeping the headers that came before.
+        64 KB of headers are refused quickly (513), keeping the headers
+        that came before.
         """
         data = minimalRequest(b"X-Pad: " + b"a" * 65536 + b"\r\n")
         started = time.perf_counter()
@@ -344,6 +344,28 @@ class ParseErrorTests(SynchronousTestCase):
         manyLines = minimalRequest(b"X-A: b\r\n" * 8000)
         e = self.assertParseError(manyLines, "larger than", 513)
         self.assertEqual(e.headers[0][0], "Via")
+
+    def test_hugeHeaderBeforeDialogHeaders(self) -> None:
+        """
+        A header block over the limit because of one huge header that comes
+        before From, To, Call-ID and CSeq (issue 16 item 9: a 1,000,000-byte
+        message got a bare 513): the dialog headers past the limit are
+        still found (compact forms and continuation lines too), so the 513
+        carries the Call-ID; the lines kept stay within the limit.
+        """
+        request = minimalRequest()
+        via, rest = request.split(b"From:", 1)
+        data = via + b"X-Pad: " + b"p" * 999000 + b"\r\n f: <sip:a@a.example.com>;tag=9\r\nFrom:" + rest
+        data = data.replace(b"Call-ID: c1\r\n", b"i: c1\r\n").replace(b"CSeq: 1 OPTIONS\r\n", b"CSeq:\r\n  1 OPTIONS\r\n")
+        e = self.assertParseError(data, "larger than 16384 bytes", 513)
+        self.assertEqual((e.method, [n for n, _ in e.headers]), ("OPTIONS", ["Via", "From", "To", "i", "CSeq"]))
+        response = makeErrorResponse(e, toTag="t1")
+        assert response is not None
+        self.assertEqual((response.code, response.callID, response.cseq.number, response.branch), (513, "c1", 1, "z9hG4bKa"))
+        manyVias = minimalRequest(b"Via: SIP/2.0/SCTP b.example.com;branch=z9hG4bKb\r\n" * 2000)
+        e = self.assertParseError(manyVias, "larger than", 513)
+        self.assertLessEqual(sum(len(n) + len(v) + 4 for n, v in e.headers), 16384)
+        self.assertEqual([n for n, _ in e.headers[:4]], ["Via", "From", "To", "Call-ID"])
 
     def test_headerLimitBoundary(self) -> None:
         """

@@ -204,6 +204,8 @@ class FakeKernel:
         self.nextAssocID = 100
         self.runtime: List[Tuple[str, int]] = []
         self.applied: Optional[SCTPOptions] = None
+        #: The C{SCTP_FRAGMENT_INTERLEAVE} level the backend asked for.
+        self.interleave: Optional[int] = None
         self.bound: List[str] = []
         self.opened: List[FakeSCTPSocket] = []
         self.kinds: List[int] = []
@@ -217,8 +219,9 @@ class FakeKernel:
         self.socket.family = family
         return self.socket
 
-    def applyOptions(self, sock: Any, options: SCTPOptions, family: int) -> List[str]:
+    def applyOptions(self, sock: Any, options: SCTPOptions, family: int, interleave: int = 1) -> List[str]:
         self.applied = options
+        self.interleave = interleave
         return []
 
     def bindAddresses(self, sock: Any, hosts: Sequence[str], port: int) -> Tuple[int, List[Tuple[str, OSError]]]:

@@ -345,7 +345,8 @@ class DefaultsTests(_KernelCase):
     def test_listenSocket(self) -> None:
         """
         A listen socket is a non-blocking SEQPACKET/SCTP socket with
-        NODELAY=1, FRAGMENT_INTERLEAVE=0, DISABLE_FRAGMENTS=0 and
+        NODELAY=1, FRAGMENT_INTERLEAVE=1 (our deviation from checklist 5's
+        0: see kerneloptions.FRAGMENT_INTERLEAVE), DISABLE_FRAGMENTS=0 and
         PARTIAL_DELIVERY_POINT = rcvbuf/2 (checklist 4 and 5).
         """
         sock, _ = self.listener()
@@ -353,11 +354,20 @@ class DefaultsTests(_KernelCase):
         self.assertEqual(sock.proto, IPPROTO_SCTP)
         self.assertFalse(sock.getblocking())
         self.assertEqual(sock.getsockopt(SOL_SCTP, SockOpt.NODELAY), 1)
-        self.assertEqual(sock.getsockopt(SOL_SCTP, SockOpt.FRAGMENT_INTERLEAVE), 0)
+        self.assertEqual(sock.getsockopt(SOL_SCTP, SockOpt.FRAGMENT_INTERLEAVE), 1)
         self.assertEqual(sock.getsockopt(SOL_SCTP, SockOpt.DISABLE_FRAGMENTS), 0)
         self.assertEqual(sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR), 1)
         point = sock.getsockopt(SOL_SCTP, SockOpt.PARTIAL_DELIVERY_POINT)
         self.assertEqual(point, sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2)
+
+    def test_interleaveLevelZeroSelectable(self) -> None:
+        """
+        The reference's level 0 is still there for the asking
+        (C{applyOptions(..., interleave=0)}, C{KernelBackend.fragmentInterleave}).
+        """
+        sock = self.newSocket()
+        self.assertEqual(sctpsocket.applyOptions(sock, SCTPOptions(), socket.AF_INET, interleave=0), [])
+        self.assertEqual(sock.getsockopt(SOL_SCTP, SockOpt.FRAGMENT_INTERLEAVE), 0)
 
     def test_events(self) -> None:
         """

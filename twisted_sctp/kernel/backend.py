@@ -3,10 +3,12 @@
 L{KernelBackend}: the Linux kernel SCTP backend, one one-to-many socket
 (C{SOCK_SEQPACKET}) on the reactor (C{IReadDescriptor}/C{IWriteDescriptor}).
 
-Receive: C{doRead} loops C{recvmsg} (bounded per wake-up, after the first
-message only where L{ReadPolicy} expects more); pieces of a message
-(no C{MSG_EOR}) are reassembled up to L{KernelBackend.maxMessageSize} and
-beyond it dropped and counted; the ancillary data and the notifications
+Receive: C{doRead} loops C{recvmsg} (bounded per wake-up in reads and in
+bytes, after the first message only where L{ReadPolicy} expects more);
+pieces of a message (no C{MSG_EOR}) are reassembled per association (the
+socket's C{SCTP_FRAGMENT_INTERLEAVE} is 1, so pieces of different
+associations' messages come interleaved, each with its receive info) up to
+L{KernelBackend.maxMessageSize} and beyond it dropped and counted; the ancillary data and the notifications
 become the neutral events of L{twisted_sctp.transport.events}
 (L{twisted_sctp.kernel.translate}), handed to the sink (the association
 layer) whole.  The backend keeps each association's peer addresses, read
@@ -33,6 +35,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from twisted_sctp.kernel.constants import IPPROTO_SCTP, MSG_EOR, MSG_NOTIFICATION, SendFlags
+from twisted_sctp.kernel.kerneloptions import FRAGMENT_INTERLEAVE
 from twisted_sctp.kernel.notifications import decodeNotification
 from twisted_sctp.kernel.readpolicy import ReadPolicy
 from twisted_sctp.kernel.sockopt import CodecError, SndRcvInfo, receiveInfo, receiveTime
@@ -66,9 +69,21 @@ class KernelBackend:
     @ivar socket: the socket, once listening.
     @ivar maxMessageSize: the reassembly bound for partially delivered
         messages; bigger ones are dropped and counted.
+    @ivar maxReadsPerWakeup: the most C{recvmsg} calls in one wake-up.
+    @ivar maxBytesPerWakeup: a wake-up stops once it has read this many
+        bytes (the reactor then serves its other descriptors and timers;
+        the socket stays readable): a peer streaming big messages costs at
+        most this much work between two turns of the reactor.
+    @ivar fragmentInterleave: the listen socket's C{SCTP_FRAGMENT_INTERLEAVE}
+        level (see L{twisted_sctp.kernel.kerneloptions.FRAGMENT_INTERLEAVE});
+        set before listening.  0 is the reference's level, under which one
+        association's partly delivered message holds every other
+        association's input.
     """
 
     maxReadsPerWakeup = 64
+    maxBytesPerWakeup = 1 << 20
+    fragmentInterleave = FRAGMENT_INTERLEAVE
     readBufferSize = 65536
     ancillaryBufferSize = 1024
     maxMessageSize = 1 << 20
@@ -109,7 +124,7 @@ class KernelBackend:
         sock = kernel.openSocket(self.family)
         self._sink = sink
         try:
-            self.warnings = kernel.applyOptions(sock, options, self.family)
+            self.warnings = kernel.applyOptions(sock, options, self.family, interleave=self.fragmentInterleave)
             for text in self.warnings:
                 _log.warn("setting some sctp sockopts failed: {problem}", problem=text)
             try:
@@ -245,9 +260,10 @@ class KernelBackend:
 
     def doRead(self) -> Optional[Failure]:
         """
-        Read up to L{maxReadsPerWakeup} messages; after the first, read on
-        only where L{ReadPolicy} expects more (the socket stays readable, so
-        a message left is read at the next wake-up).
+        Read up to L{maxReadsPerWakeup} messages or L{maxBytesPerWakeup}
+        bytes; after the first, read on only where L{ReadPolicy} expects
+        more (the socket stays readable, so a message left is read at the
+        next wake-up).
 
         The sink's C{readTime} during the wake-up is the first message's
         arrival time from the kernel (C{SO_TIMESTAMPNS}), or the reactor's
@@ -262,7 +278,8 @@ class KernelBackend:
         recvmsg = self.socket.recvmsg
         policy = self._readPolicy
         sink = self._sink
-        got = 0
+        got = taken = 0
+        budget = self.maxBytesPerWakeup
         asked = probing = False
         # A notification (COMM_UP comes with the data bundled behind it) or a
         # piece of a message says that more is queued: read on without
@@ -297,6 +314,9 @@ class KernelBackend:
             except Exception:
                 _log.failure("while handling an SCTP message")
             if self._closed:
+                return None
+            taken += len(data)
+            if taken >= budget:
                 return None
         return None
 

@@ -27,6 +27,19 @@ SUBSCRIBED_EVENTS = EventSubscribe(
     peerError=True, shutdown=True, partialDelivery=True,
 )
 
+#: C{SCTP_FRAGMENT_INTERLEAVE} of a listen socket: 1, a deliberate
+#: deviation from the reference (which sets 0).  At level 0 Linux delivers
+#: nothing of any other association while one association's message is
+#: partly delivered, so one peer sending big messages holds every other
+#: peer's input (measured with C{bench/fairness.py}: 7 of 20 small OPTIONS
+#: answered within 2 s while another association sent 1,000,000-byte
+#: messages).  At level 1 the pieces of different associations' messages
+#: interleave; each piece carries its C{sctp_sndrcvinfo}, and
+#: L{twisted_sctp.kernel.backend.KernelBackend} reassembles per association.
+#: Level 2 (streams of one association interleaved too) is not used: the
+#: backend does not reassemble per stream.
+FRAGMENT_INTERLEAVE = 1
+
 _FAILED = object()
 
 
@@ -219,10 +232,13 @@ def _setPartialDeliveryPoint(sock: socket.socket) -> Tuple[int, int]:
     return limit, best
 
 
-def applyOptions(sock: socket.socket, options: SCTPOptions, family: int) -> List[str]:
+def applyOptions(
+    sock: socket.socket, options: SCTPOptions, family: int, interleave: int = FRAGMENT_INTERLEAVE
+) -> List[str]:
     """
     Configure a new listen socket before C{bind}, in the reference's order:
-    SO_REUSEADDR, buffers, FRAGMENT_INTERLEAVE=0, PARTIAL_DELIVERY_POINT,
+    SO_REUSEADDR, buffers, FRAGMENT_INTERLEAVE (C{interleave}, 1 unless
+    asked: see L{FRAGMENT_INTERLEAVE}), PARTIAL_DELIVERY_POINT,
     NODELAY=1, DISABLE_FRAGMENTS=0, AUTOCLOSE, RTOINFO, ASSOCINFO, INITMSG,
     PEER_ADDR_PARAMS, DELAYED_SACK, MAX_BURST, EVENTS.
 
@@ -259,8 +275,8 @@ def applyOptions(sock: socket.socket, options: SCTPOptions, family: int) -> List
                         name, wanted, got, sysctl
                     )
                 )
-    attempt("SCTP_FRAGMENT_INTERLEAVE=0",
-            lambda: _setInt(sock, SOL_SCTP, SockOpt.FRAGMENT_INTERLEAVE, 0))
+    attempt("SCTP_FRAGMENT_INTERLEAVE={}".format(interleave),
+            lambda: _setInt(sock, SOL_SCTP, SockOpt.FRAGMENT_INTERLEAVE, interleave))
     point = attempt("SCTP_PARTIAL_DELIVERY_POINT", lambda: _setPartialDeliveryPoint(sock))
     if isinstance(point, tuple) and point[1] < point[0]:
         warnings.append(

@@ -127,7 +127,7 @@ class _StreamSocket(KernelBackend):
 
     def __init__(self, backend: "OneToOneBackend", id: int, sock: Any, peer: Optional[HostPort]) -> None:
         KernelBackend.__init__(self, backend._reactor, backend.kernel, backend.family)
-        for name in ("maxReadsPerWakeup", "readBufferSize", "ancillaryBufferSize", "maxMessageSize"):
+        for name in ("maxReadsPerWakeup", "maxBytesPerWakeup", "readBufferSize", "ancillaryBufferSize", "maxMessageSize"):
             setattr(self, name, getattr(backend, name))
         self.id = id
         self.kernelID = 0
@@ -166,6 +166,7 @@ class OneToOneBackend:
     """
 
     maxReadsPerWakeup = 64
+    maxBytesPerWakeup = 1 << 20
     readBufferSize = 65536
     ancillaryBufferSize = 1024
     maxMessageSize = 1 << 20

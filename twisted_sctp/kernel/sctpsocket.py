@@ -32,6 +32,10 @@ Decisions (see also L{twisted_sctp.transport.options}):
     heartbeats are disabled.  C{pathmaxrxt} adds C{SPP_PMTUD_ENABLE} at run
     time too (the reference only did at start-up; old kernels ignored
     C{pathmaxrxt} without it).
+  - C{SCTP_FRAGMENT_INTERLEAVE} is 1, not the reference's 0 (a quirk
+    fixed): at 0 one association's partly delivered message holds every
+    other association's input; see
+    L{twisted_sctp.kernel.kerneloptions.FRAGMENT_INTERLEAVE}.
   - L{osDefaults} also reads C{SCTP_AUTOCLOSE} (0, "never", on Linux), so it
     gives all 14 kernel-backed values.
 

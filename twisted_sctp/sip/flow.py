@@ -149,6 +149,6 @@ class ViaSeal:
             association's every path).
         @return: whether C{value} is our seal for one of C{hosts}.
         """
-        if not value or not branch or len(value) != _SEAL_DIGITS:
-            return False
+        if not value or not branch or len(value) != _SEAL_DIGITS or not value.isascii():
+            return False  # (compare_digest refuses non-ASCII text)
         return any(hmac.compare_digest(self.seal(branch, token, transport, host), value.lower()) for host in hosts)

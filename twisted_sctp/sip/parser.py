@@ -60,6 +60,8 @@ _LEADING_BREAKS_RE = re.compile(rb"(?:\r?\n)*")
 # The empty line after the header block, less the CR that may start it:
 # a pattern that starts with a literal is searched for far faster.
 _BLANK_LINE_RE = re.compile(rb"\n\r?\n")
+#: The start of a Via, From, To, Call-ID or CSeq line (full or compact name).
+_DIALOG_LINE_RE = re.compile(rb"\n(?:via|v|from|f|to|t|call-id|i|cseq)[ \t]*:", re.IGNORECASE)
 _HEADER_NAME_RE = re.compile(r"([A-Za-z0-9.!%*_+`'~-]+)[ \t]*:")
 # A header line "Name: value", with no control character and no folding:
 # the common case (lines seen lately are not checked again, see
@@ -273,6 +275,48 @@ def _parse(data: bytes, start: int, end: int) -> SIPMessage:
     return message
 
 
+def _overLimitHeaders(data: bytes, start: int, maxHeaderBytes: int) -> tuple[list[tuple[str, str]], str | None]:
+    """
+    For a header block over the limit: the Via/From/To/Call-ID/CSeq lines a
+    server needs to answer, wherever they are in the block (one huge header
+    before them does not hide them), and the request method.
+
+    The start line and the dialog header lines (with their continuation
+    lines), in message order, are parsed as a block of their own, kept
+    within C{maxHeaderBytes}; longer lines are left out.  The work is one
+    search over the message (which the transport bounds).
+    """
+    firstEnd = data.find(b"\n", start, start + maxHeaderBytes)
+    if firstEnd < 0:
+        return [], None
+    blank = _BLANK_LINE_RE.search(data, start)
+    stop = blank.start() + 1 if blank is not None else len(data)
+    pieces = [data[start:firstEnd + 1]]
+    size = len(pieces[0])
+    for match in _DIALOG_LINE_RE.finditer(data, firstEnd, stop):
+        lineStart = match.start() + 1
+        lineEnd = data.find(b"\n", lineStart, stop)
+        while 0 <= lineEnd < stop - 1 and data[lineEnd + 1] in (9, 32):
+            lineEnd = data.find(b"\n", lineEnd + 1, stop)  # a continuation line
+        if lineEnd < 0:
+            lineEnd = stop - 1
+        line = data[lineStart:lineEnd + 1]
+        if size + len(line) > maxHeaderBytes:
+            continue
+        pieces.append(line if line.endswith(b"\n") else line + b"\r\n")
+        size += len(pieces[-1])
+    block = b"".join(pieces)
+    end = len(block) - 1
+    if end > 0 and block[end - 1] == 13:
+        end -= 1
+    try:
+        partial = _parse(block, 0, end)
+    except SIPParseError as e:
+        return e.headers, e.method
+    method = partial.method if isinstance(partial, SIPRequest) else None
+    return _dialogHeaders(partial.headers), method
+
+
 def parseMessage(data: bytes, maxHeaderBytes: int = 16384) -> SIPMessage:
     """
     Parse one SIP message that fills C{data} (one SCTP message).
@@ -306,22 +350,7 @@ def parseMessage(data: bytes, maxHeaderBytes: int = 16384) -> SIPMessage:
     if blank is None or blankStart > maxHeaderBytes:
         if len(data) <= maxHeaderBytes:
             raise SIPParseError("no empty line after the header block")
-        # Too big: read the complete lines within the limit, to report the
-        # Via/From/To/Call-ID/CSeq a server needs to answer.
-        cut = data.rfind(b"\n", start, maxHeaderBytes) + 1
-        headers: list[tuple[str, str]] = []
-        method = None
-        end = cut - 1
-        if end > start and data[end - 1] == 13:
-            end -= 1  # the CR of the last line's CRLF
-        if cut > start:
-            try:
-                partial = _parse(data, start, end)
-            except SIPParseError as e:
-                headers, method = e.headers, e.method
-            else:
-                headers = _dialogHeaders(partial.headers)
-                method = partial.method if isinstance(partial, SIPRequest) else None
+        headers, method = _overLimitHeaders(data, start, maxHeaderBytes)
         raise SIPParseError("header block larger than {} bytes".format(maxHeaderBytes),
                             513, headers, method)
     message = _parse(data, start, blankStart)

@@ -182,6 +182,8 @@ class SCTPPort(AssociationLayer):
     ancillaryBufferSize: Any = _OnBackend("ancillaryBufferSize")
     maxMessageSize: Any = _OnBackend("maxMessageSize")
     maxReadsPerWakeup: Any = _OnBackend("maxReadsPerWakeup")
+    maxBytesPerWakeup: Any = _OnBackend("maxBytesPerWakeup")
+    fragmentInterleave: Any = _OnBackend("fragmentInterleave")
     backlog: Any = _OnBackend("backlog")
 
     def __init__(
