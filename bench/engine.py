@@ -26,7 +26,7 @@ import argparse
 import json
 import sys
 import time
-from typing import Any, Dict, List, Optional, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from zope.interface import implementer
 
@@ -203,7 +203,6 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--mtu", type=int, default=None, help="the engine's mtu for --only layer (default: the engine's, 1200)")
     parser.add_argument("--bundled-mtu", type=int, default=65000, help="the mtu of the extra layer run (0: none)")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--mtu", type=int, default=None, help="the engine's mtu (default: the engine's own)")
     args = parser.parse_args(argv)
     out: Dict[str, Any] = {"payload_bytes": len(PAYLOAD)}
     if args.guest:
