@@ -162,6 +162,9 @@ def runLayer(n: int, kernelClient: bool = False, kernelServer: bool = False, mtu
         "seconds": round(wall, 3),
         "messages_per_second_each_way": round(done / wall) if wall > 0 else None,
         "cpu_us_per_message": round(cpu * 1e6 / max(1, sum(got)), 1),
+        # What one core would give (both ends share this process), on a
+        # host where other work takes the CPU away.
+        "cpu_bound_messages_per_second_each_way": round(done / cpu) if cpu > 0 else None,
     }
 
 

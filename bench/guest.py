@@ -72,6 +72,9 @@ class Config:
     search_steps: int = 7
     search_budget_s: float = 60.0
     settle_s: float = 1.0
+    #: Messages each way of the engine-against-kernel run (L{bench.engine}),
+    #: after the servers in the same boot; 0: none.
+    engine_messages: int = 10000
     searches: List[str] = attrs.Factory(lambda: ["s1", "sn"])
 
     @classmethod
@@ -79,14 +82,14 @@ class Config:
         return cls(
             servers=["floor"], rate=50, cpu_s=1.0, sn_rate=20, sn_s=1.0, latency_s=1.0, rounds=1, high_rate=0,
             strace_s=1.0, warmup_s=0.5, step_s=1.0, search_start=50, search_max=100,
-            search_steps=1, search_budget_s=10.0, settle_s=0.2,
+            search_steps=1, search_budget_s=10.0, settle_s=0.2, engine_messages=500,
         )
 
     @classmethod
     def quick(cls) -> "Config":
         return cls(
             rate=200, cpu_s=5.0, sn_rate=100, sn_s=3.0, latency_s=3.0, strace_s=3.0, rounds=2, high_s=3.0,
-            warmup_s=1.0, step_s=2.0, search_steps=4, search_budget_s=20.0, settle_s=0.5,
+            warmup_s=1.0, step_s=2.0, search_steps=4, search_budget_s=20.0, settle_s=0.5, engine_messages=2000,
         )
 
 
@@ -625,6 +628,8 @@ def run(cfg: Config, output: str, controlDir: Optional[str]) -> Dict[str, Any]:
     results["environment"]["host_accounting"] = bool(controlDir)
     try:
         measureAll(cfg, control, scratch, results, output)
+        if cfg.engine_messages:
+            results["engine"] = engineAgainstKernel(cfg.engine_messages)
     finally:
         results["host_handshake_failures"] = control.failures
         results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -634,6 +639,20 @@ def run(cfg: Config, output: str, controlDir: Optional[str]) -> Dict[str, Any]:
         else:
             print("bench: scratch files kept in {}".format(scratch))
     return results
+
+
+def engineAgainstKernel(n: int) -> Dict[str, Any]:
+    """
+    The user-space engine against kernel SCTP (L{bench.engine.guest}) in this
+    boot, once the servers are measured and stopped.
+    """
+    print("bench: the user-space engine against kernel SCTP, {} messages each way".format(n), flush=True)
+    from bench import engine
+
+    try:
+        return engine.guest(n)
+    except (OSError, subprocess.SubprocessError) as e:
+        return {"error": str(e)}
 
 
 def _write(results: Dict[str, Any], output: str) -> None:

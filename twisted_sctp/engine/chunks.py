@@ -378,6 +378,12 @@ def decodeChunks(data: bytes, offset: int = 0) -> List[Chunk]:
         kind, flags, length = _CHUNK.unpack_from(data, offset)
         if length < 4 or offset + length > end:
             raise CodecError("chunk type {} with bad length {} at offset {}".format(kind, length, offset))
+        if kind == ChunkType.DATA and length >= 4 + _DATA.size:
+            # The hot path: one copy of the user data, none of the header.
+            tsn, stream, ssn, ppid = _DATA.unpack_from(data, offset + 4)
+            chunks.append(DataChunk(tsn, stream, ssn, ppid, bytes(data[offset + 4 + _DATA.size : offset + length]), flags))
+            offset += length + (-length % 4)
+            continue
         value = bytes(data[offset + 4 : offset + length])
         decoder = _DECODERS.get(kind)
         if decoder is None:
@@ -414,7 +420,7 @@ def encodeRaw(srcPort: int, dstPort: int, vtag: int, chunks: Sequence[bytes]) ->
     body = bytearray(_HEADER.pack(srcPort, dstPort, vtag, 0))
     for c in chunks:
         body += c
-    struct.pack_into("<I", body, 8, crc32c(bytes(body)))
+    struct.pack_into("<I", body, 8, crc32c(body))
     return bytes(body)
 
 
@@ -425,7 +431,9 @@ def checksumOK(data: bytes) -> bool:
     if len(data) < _HEADER.size:
         return False
     stored = struct.unpack_from("<I", data, 8)[0]
-    return bool(crc32c(data[:8] + b"\0\0\0\0" + data[12:]) == stored)
+    zeroed = bytearray(data)
+    zeroed[8:12] = b"\0\0\0\0"
+    return bool(crc32c(zeroed) == stored)
 
 
 def decodePacket(data: bytes, verify: bool = True) -> Packet:

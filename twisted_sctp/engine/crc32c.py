@@ -10,7 +10,10 @@ serves.  Both give the same value; the tests check both.
 
 from __future__ import annotations
 
-from typing import Callable, List
+from typing import Callable, List, Union
+
+#: What the checksum functions take.
+Buffer = Union[bytes, bytearray]
 
 _POLY = 0x82F63B78  # the Castagnoli polynomial, bit-reflected
 
@@ -28,7 +31,7 @@ def _makeTable() -> List[int]:
 _TABLE = _makeTable()
 
 
-def crc32cPure(data: bytes) -> int:
+def crc32cPure(data: Buffer) -> int:
     """
     CRC32c of C{data}, in pure Python.
 
@@ -42,7 +45,7 @@ def crc32cPure(data: bytes) -> int:
     return crc ^ 0xFFFFFFFF
 
 
-def _accelerated() -> Callable[[bytes], int] | None:
+def _accelerated() -> Callable[[Buffer], int] | None:
     try:
         import crc32c as _c  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
@@ -59,6 +62,6 @@ _fast = _accelerated()
 ACCELERATED = _fast is not None
 
 #: The CRC32c function in use: the C package's if present, else L{crc32cPure}.
-crc32c: Callable[[bytes], int] = _fast if _fast is not None else crc32cPure
+crc32c: Callable[[Buffer], int] = _fast if _fast is not None else crc32cPure
 
 __all__ = ["crc32c", "crc32cPure", "ACCELERATED"]

@@ -141,6 +141,13 @@ class Endpoint:
         else:
             self._pending.add(assocID)
 
+    @property
+    def sendsPending(self) -> bool:
+        """
+        Whether L{send} left messages for L{flushPending}.
+        """
+        return bool(self._pending)
+
     def flushPending(self, now: float) -> None:
         """
         Packetize what L{send} left queued with C{flush=False}.

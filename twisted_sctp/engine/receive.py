@@ -106,6 +106,10 @@ class Receiver:
             self._markReceived(tsn)
             return []
         self._markReceived(tsn)
+        flags = chunk.flags
+        if flags & (FLAG_BEGIN | FLAG_END) == FLAG_BEGIN | FLAG_END:
+            # A whole message in one chunk: nothing to reassemble.
+            return self._deliver(Delivery(chunk.data, chunk.stream, chunk.ppid, bool(flags & FLAG_UNORDERED)), chunk.ssn)
         self._fragments[tsn] = chunk
         self._held += len(chunk.data) + _OVERHEAD
         return self._reassemble(tsn)
@@ -141,12 +145,7 @@ class Receiver:
         reaches them; a message is complete when one fragment knows both.
         """
         frags, begin, end = self._fragments, self._begin, self._end
-        chunk = frags[tsn]
-        if chunk.flags & (FLAG_BEGIN | FLAG_END) == FLAG_BEGIN | FLAG_END:
-            del frags[tsn]
-            self._held -= len(chunk.data) + _OVERHEAD
-            message = Delivery(chunk.data, chunk.stream, chunk.ppid, bool(chunk.flags & FLAG_UNORDERED))
-            return self._deliver(message, chunk.ssn)
+        chunk = frags[tsn]  # a fragment (whole messages never get here)
         prev, nxt = frags.get(tsn - 1), frags.get(tsn + 1)
         if chunk.flags & FLAG_BEGIN:
             begin[tsn] = tsn
@@ -196,6 +195,10 @@ class Receiver:
         stream = message.stream
         expected = self._nextSSN.get(stream, 0)
         seq = unwrap(ssn, expected, 16)
+        if seq == expected and not self._pending.get(stream):
+            # In sequence with nothing held on the stream: the common case.
+            self._nextSSN[stream] = expected + 1
+            return [message]
         if seq < expected:
             return []  # already skipped by a FORWARD-TSN
         pending = self._pending.setdefault(stream, {})

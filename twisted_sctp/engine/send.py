@@ -56,6 +56,8 @@ class OutChunk:
     tsn: int
     chunk: DataChunk
     message: OutMessage
+    #: The user bytes it carries.
+    size: int = 0
     sent: int = 0
     sentAt: float = 0.0
     inFlight: bool = False
@@ -64,10 +66,6 @@ class OutChunk:
     retransmit: bool = False
     fastRetransmit: bool = False
     fastDone: bool = False
-
-    @property
-    def size(self) -> int:
-        return len(self.chunk.data)
 
 
 class Sender:
@@ -153,7 +151,17 @@ class Sender:
             self._ssn[stream] = ssn + 1
             base = 0
         step = self._maxPayload
-        pieces = [data[i : i + step] for i in range(0, len(data), step)] or [b""]
+        chunks = self._chunks
+        if len(data) <= step:
+            # The common case: one chunk, no slicing.
+            message.parts = 1
+            tsn = self.nextTSN
+            self.nextTSN = tsn + 1
+            chunk = DataChunk(tsn & 0xFFFFFFFF, stream, ssn & 0xFFFF, ppid, data, base | FLAG_BEGIN | FLAG_END)
+            chunks.append(OutChunk(tsn, chunk, message, len(data)))
+            self._queued += len(data)
+            return
+        pieces = [data[i : i + step] for i in range(0, len(data), step)]
         message.parts = len(pieces)
         last = len(pieces) - 1
         for i, piece in enumerate(pieces):
@@ -161,7 +169,7 @@ class Sender:
             tsn = self.nextTSN
             self.nextTSN += 1
             chunk = DataChunk(wire32(tsn), stream, wire16(ssn), ppid, piece, flags)
-            self._chunks.append(OutChunk(tsn, chunk, message))
+            chunks.append(OutChunk(tsn, chunk, message, len(piece)))
         self._queued += len(data)
 
     def _at(self, tsn: int) -> Optional[OutChunk]:

@@ -115,7 +115,9 @@ class UDPCarrier(DatagramProtocol):
                     self.onEvent(endpoint, event)
                 except Exception:
                     self.log.failure("while delivering {event}", event=event)
-            # Callbacks may have sent more.
+            # Callbacks may have sent more (with flush=False: bundled now).
+            if endpoint.sendsPending:
+                endpoint.flushPending(self.now() if now is None else now)
             for payload, host, port in endpoint.datagramsToSend():
                 try:
                     self.transport.write(payload, (host, port))  # type: ignore[union-attr]
