@@ -315,12 +315,14 @@ class InternalTargetTests(ServerTestMixin, SynchronousTestCase):
     def test_internalRefused(self) -> None:
         """
         By Request-URI, Route or registered Contact: loopback, unspecified
-        (another port than ours), link-local, multicast, IPv4-mapped
-        loopback and one of our own hosts on another port are refused 403,
+        (another port than ours), link-local, multicast, broadcast and the
+        other reserved ranges (240.0.0.0/4, "this network" 0.0.0.0/8),
+        IPv4-mapped ones and one of our own hosts on another port are refused 403,
         counted; nothing is sent.
         """
         targets = ["sip:x@127.0.0.2:6000;transport=udp", "sip:x@0.0.0.0:6000", "sip:x@169.254.1.1", "sip:x@224.0.0.1",
-                   "sip:x@[::1]:5070", "sip:x@[::ffff:127.0.0.1]:5070", "sip:x@[fe80::1]", "sip:x@127.0.0.4:7000"]
+                   "sip:x@[::1]:5070", "sip:x@[::ffff:127.0.0.1]:5070", "sip:x@[fe80::1]", "sip:x@127.0.0.4:7000",
+                   "sip:x@255.255.255.255;transport=udp", "sip:x@240.0.0.1", "sip:x@0.1.2.3:5060", "sip:x@[::ffff:255.255.255.255]"]
         for n, uri in enumerate(targets):
             self.feed(req("INVITE", uri, callID="r{}".format(n)))
             response, _, _ = self.one()

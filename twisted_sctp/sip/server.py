@@ -86,8 +86,9 @@ def _addressKind(host: str, allowed: Tuple[Any, ...]) -> int:
     """
     @param allowed: the networks C{allow_internal} lists.
     @return: C{_NOT_IP}; C{_ALLOWED} (in C{allowed}); C{_INTERNAL}
-        (loopback, unspecified, link-local or multicast, IPv4-mapped
-        included); else C{_OTHER}.  Cached: C{ipaddress} takes microseconds
+        (loopback, unspecified, link-local, multicast, IPv4 reserved (240.0.0.0/4
+        with the broadcast address) or 0.0.0.0/8,
+        IPv4-mapped included); else C{_OTHER}.  Cached: C{ipaddress} takes microseconds
         and a proxy forwards to the same few hosts.
     """
     try:
@@ -100,6 +101,8 @@ def _addressKind(host: str, allowed: Tuple[Any, ...]) -> int:
     for a in (address, mapped) if mapped is not None else (address,):
         if a.is_loopback or a.is_unspecified or a.is_link_local or a.is_multicast:
             return _INTERNAL
+        if a.version == 4 and (a.is_reserved or int(a) >> 24 == 0):
+            return _INTERNAL  # 240.0.0.0/4 with broadcast; 0.0.0.0/8, "this network" (RFC 1122)
     return _OTHER
 
 
