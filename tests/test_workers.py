@@ -68,7 +68,7 @@ class ArgumentTests(SynchronousTestCase):
         self.assertEqual(workerAdmin("tcp:9000", 1), "unix:sctp-sip.admin.worker-1:mode=600")
 
     def test_maxAssocs(self) -> None:
-        self.assertEqual([workerMaxAssocs(m, 2) for m in (0, 1, 1000, 1001)], [0, 1, 500, 501])
+        self.assertEqual([workerMaxAssocs(m, 2) for m in (-1, 0, 1, 1000, 1001)], [-1, 0, 1, 500, 501])
 
 
 class ReusePortTests(SynchronousTestCase):

@@ -61,11 +61,11 @@ class ReusePortKernel:
 
 def workerMaxAssocs(maxAssocs: int, workers: int) -> int:
     """
-    @return: each worker's share of the server's C{max_assocs} (0, no
-        limit, stays 0), rounded up: the server as a whole holds at most
-        C{workers - 1} more than C{maxAssocs}.
+    @return: each worker's share of the server's C{max_assocs}, rounded up
+        (the server as a whole holds at most C{workers - 1} more than
+        C{maxAssocs}); -1 (unlimited) and 0 stay as they are.
     """
-    return int(math.ceil(maxAssocs / workers)) if maxAssocs else 0
+    return int(math.ceil(maxAssocs / workers)) if maxAssocs > 0 else maxAssocs
 
 
 def workerAdminPath(admin: Optional[str], index: int) -> str:
