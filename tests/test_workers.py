@@ -47,6 +47,10 @@ class OptionTests(SynchronousTestCase):
             e = self.assertRaises(usage.UsageError, parse, "--workers", value, "--store", "redis://127.0.0.1:6379/0")
             self.assertIn("--workers", str(e))
 
+    def test_metricsRefused(self) -> None:
+        e = self.assertRaises(usage.UsageError, parse, "--workers", "2", "--store", "redis://127.0.0.1:6379/0", "--metrics", "tcp:9100")
+        self.assertIn("--metrics", str(e))
+
     def test_udpListenerRefused(self) -> None:
         e = self.assertRaises(usage.UsageError, parse, "--workers", "2", "--store", "redis://127.0.0.1:6379/0", "--listen", "sctp+udp:127.0.0.1:5060")
         self.assertIn("one-to-many", str(e))

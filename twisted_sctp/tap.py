@@ -619,6 +619,8 @@ def _workerOptions(config: Any) -> Tuple[int, Optional[int]]:
         raise usage.UsageError("--workers: give a whole number >= 1, e.g. --workers 2")
     if count > 1 and config["storeURL"] is None:
         raise usage.UsageError("--workers {}: the workers must share their registrations: give --store redis://HOST:PORT/DB (docs/store.md)".format(count))
+    if count > 1 and config["metrics"]:
+        raise usage.UsageError("--workers {}: --metrics is not supported with several workers yet (each would bind the same port); use each worker's admin socket (docs/store.md)".format(count))
     if count > 1 and (config["udpListeners"] or any(style != "one-to-many" for style in config["listenStyles"].values())):
         raise usage.UsageError("--workers {}: every --listen must be a kernel one-to-many sctp: listener (SO_REUSEPORT)".format(count))
     return count, index
