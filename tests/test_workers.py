@@ -130,3 +130,14 @@ class SupervisorTests(TestCase):
         self.assertEqual(supervisor.workers, {})
         for pid in pids:
             self.assertRaises(OSError, os.kill, pid, 0)
+
+
+class SumInfoTests(SynchronousTestCase):
+    def test_sum(self) -> None:
+        from twisted_sctp.workers import sumInfo
+
+        a = {"total_connections": 99, "opened_connections": 1, "listeners": 1, "listen": ["sctp:127.0.0.1:5060"], "uptime": 3.0, "assoc_tracking": 1}
+        b = {"total_connections": 101, "opened_connections": 2, "listeners": 1, "listen": ["sctp:127.0.0.1:5060"], "uptime": 9.0, "assoc_tracking": 1}
+        self.assertEqual(sumInfo([a, b]), {"total_connections": 200, "opened_connections": 3, "listeners": 1, "listen": ["sctp:127.0.0.1:5060"],
+                                           "uptime": 9.0, "assoc_tracking": 1, "workers": 2})
+        self.assertEqual(sumInfo([]), {"workers": 0})

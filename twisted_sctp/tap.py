@@ -632,7 +632,7 @@ def buildWorkers(config: Any, reactor: Any, argv: Sequence[str], probe: Callable
     The parent of C{--workers N}: a L{twisted_sctp.workers.WorkerSupervisor}
     that starts N C{sctp-sip} workers with C{argv}.
     """
-    from twisted_sctp.workers import WorkerSupervisor, subcommandArguments
+    from twisted_sctp.workers import WorkerSupervisor, subcommandArguments, workersAdminService
 
     # What would stop every worker at start stops the parent instead (one
     # line, exit 1), not a restart loop.
@@ -644,7 +644,11 @@ def buildWorkers(config: Any, reactor: Any, argv: Sequence[str], probe: Callable
     except StoreUnavailable as e:
         _fail(usage.UsageError("--store: cannot reach the registration store {}".format(e)))
     top = service.MultiService()
-    WorkerSupervisor(reactor, config["workerCount"], subcommandArguments(argv), config["admin"]).setServiceParent(top)
+    supervisor = WorkerSupervisor(reactor, config["workerCount"], subcommandArguments(argv), config["admin"])
+    supervisor.setServiceParent(top)
+    admin = workersAdminService(reactor, supervisor)
+    if admin is not None:
+        admin.setServiceParent(top)
     return top
 
 

@@ -17,7 +17,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from twisted.internet import defer
 from twisted.trial.unittest import TestCase
@@ -49,10 +49,11 @@ class WorkersTests(TestCase):
             return f.read()
 
     @defer.inlineCallbacks
-    def info(self, index: int) -> Any:
-        """@return: C{sctp-sipctl --json info} of worker C{index}."""
+    def info(self, index: Optional[int]) -> Any:
+        """@return: C{sctp-sipctl --json info} of worker C{index} (C{None}: the parent's, summed)."""
         ctl = os.path.join(os.path.dirname(sys.executable), "sctp-sipctl")
-        run = spawn(self, [ctl, "--admin", "unix:" + os.path.join(self.work, "admin.sock.worker-{}".format(index)), "--json", "info"], self.env)
+        name = "admin.sock" if index is None else "admin.sock.worker-{}".format(index)
+        run = spawn(self, [ctl, "--admin", "unix:" + os.path.join(self.work, name), "--json", "info"], self.env)
         rc = yield run.ended
         self.assertEqual(rc, 0, run.text())
         return json.loads(run.text())
@@ -87,6 +88,9 @@ class WorkersTests(TestCase):
         totals = [infos[i]["total_connections"] for i in (0, 1)]
         self.assertEqual(sum(totals), 200, infos)
         self.assertTrue(all(totals), infos)
+        # The parent's admin socket sums the workers.
+        whole = yield self.info(None)
+        self.assertEqual((whole["total_connections"], whole["workers"]), (200, 2), whole)
         # Worker 0 killed: the parent starts it again; service continues.
         pids = [line.split("(pid ")[1].split(")")[0] for line in self.log().splitlines() if "worker 0 started (pid" in line]
         self.assertEqual(len(pids), 1, self.log())
