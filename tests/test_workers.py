@@ -47,6 +47,10 @@ class OptionTests(SynchronousTestCase):
             e = self.assertRaises(usage.UsageError, parse, "--workers", value, "--store", "redis://127.0.0.1:6379/0")
             self.assertIn("--workers", str(e))
 
+    def test_metricsRefused(self) -> None:
+        e = self.assertRaises(usage.UsageError, parse, "--workers", "2", "--store", "redis://127.0.0.1:6379/0", "--metrics", "tcp:9100")
+        self.assertIn("--metrics", str(e))
+
     def test_udpListenerRefused(self) -> None:
         e = self.assertRaises(usage.UsageError, parse, "--workers", "2", "--store", "redis://127.0.0.1:6379/0", "--listen", "sctp+udp:127.0.0.1:5060")
         self.assertIn("one-to-many", str(e))
@@ -68,7 +72,7 @@ class ArgumentTests(SynchronousTestCase):
         self.assertEqual(workerAdmin("tcp:9000", 1), "unix:sctp-sip.admin.worker-1:mode=600")
 
     def test_maxAssocs(self) -> None:
-        self.assertEqual([workerMaxAssocs(m, 2) for m in (0, 1, 1000, 1001)], [0, 1, 500, 501])
+        self.assertEqual([workerMaxAssocs(m, 2) for m in (-1, 0, 1, 1000, 1001)], [-1, 0, 1, 500, 501])
 
 
 class ReusePortTests(SynchronousTestCase):
@@ -126,3 +130,14 @@ class SupervisorTests(TestCase):
         self.assertEqual(supervisor.workers, {})
         for pid in pids:
             self.assertRaises(OSError, os.kill, pid, 0)
+
+
+class SumInfoTests(SynchronousTestCase):
+    def test_sum(self) -> None:
+        from twisted_sctp.workers import sumInfo
+
+        a = {"total_connections": 99, "opened_connections": 1, "listeners": 1, "listen": ["sctp:127.0.0.1:5060"], "uptime": 3.0, "assoc_tracking": 1}
+        b = {"total_connections": 101, "opened_connections": 2, "listeners": 1, "listen": ["sctp:127.0.0.1:5060"], "uptime": 9.0, "assoc_tracking": 1}
+        self.assertEqual(sumInfo([a, b]), {"total_connections": 200, "opened_connections": 3, "listeners": 1, "listen": ["sctp:127.0.0.1:5060"],
+                                           "uptime": 9.0, "assoc_tracking": 1, "workers": 2})
+        self.assertEqual(sumInfo([]), {"workers": 0})

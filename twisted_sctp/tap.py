@@ -622,6 +622,8 @@ def _workerOptions(config: Any) -> Tuple[int, Optional[int]]:
         raise usage.UsageError("--workers: give a whole number >= 1, e.g. --workers 2")
     if count > 1 and config["storeURL"] is None:
         raise usage.UsageError("--workers {}: the workers must share their registrations: give --store redis://HOST:PORT/DB (docs/store.md)".format(count))
+    if count > 1 and config["metrics"]:
+        raise usage.UsageError("--workers {}: --metrics is not supported with several workers yet (each would bind the same port); use each worker's admin socket (docs/store.md)".format(count))
     if count > 1 and (config["udpListeners"] or any(style != "one-to-many" for style in config["listenStyles"].values())):
         raise usage.UsageError("--workers {}: every --listen must be a kernel one-to-many sctp: listener (SO_REUSEPORT)".format(count))
     return count, index
@@ -633,7 +635,7 @@ def buildWorkers(config: Any, reactor: Any, argv: Sequence[str], probe: Callable
     The parent of C{--workers N}: a L{twisted_sctp.workers.WorkerSupervisor}
     that starts N C{sctp-sip} workers with C{argv}.
     """
-    from twisted_sctp.workers import WorkerSupervisor, subcommandArguments
+    from twisted_sctp.workers import WorkerSupervisor, subcommandArguments, workersAdminService
 
     # What would stop every worker at start stops the parent instead (one
     # line, exit 1), not a restart loop.
@@ -645,7 +647,11 @@ def buildWorkers(config: Any, reactor: Any, argv: Sequence[str], probe: Callable
     except StoreUnavailable as e:
         _fail(usage.UsageError("--store: cannot reach the registration store {}".format(e)))
     top = service.MultiService()
-    WorkerSupervisor(reactor, config["workerCount"], subcommandArguments(argv), config["admin"]).setServiceParent(top)
+    supervisor = WorkerSupervisor(reactor, config["workerCount"], subcommandArguments(argv), config["admin"])
+    supervisor.setServiceParent(top)
+    admin = workersAdminService(reactor, supervisor)
+    if admin is not None:
+        admin.setServiceParent(top)
     return top
 
 

@@ -24,7 +24,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from twisted.application import service
 from twisted.internet import defer, protocol
+from twisted.protocols import amp
 from twisted.logger import Logger
+
+from twisted_sctp.admin.protocol import Challenge, Info
 
 _log = Logger()
 
@@ -61,11 +64,11 @@ class ReusePortKernel:
 
 def workerMaxAssocs(maxAssocs: int, workers: int) -> int:
     """
-    @return: each worker's share of the server's C{max_assocs} (0, no
-        limit, stays 0), rounded up: the server as a whole holds at most
-        C{workers - 1} more than C{maxAssocs}.
+    @return: each worker's share of the server's C{max_assocs}, rounded up
+        (the server as a whole holds at most C{workers - 1} more than
+        C{maxAssocs}); -1 (unlimited) and 0 stay as they are.
     """
-    return int(math.ceil(maxAssocs / workers)) if maxAssocs else 0
+    return int(math.ceil(maxAssocs / workers)) if maxAssocs > 0 else maxAssocs
 
 
 def workerAdminPath(admin: Optional[str], index: int) -> str:
@@ -210,3 +213,85 @@ class WorkerSupervisor(service.Service):
             worker.transport.signalProcess("KILL")  # type: ignore[union-attr]
         except Exception:
             pass
+
+
+def sumInfo(infos: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """
+    @return: the workers' C{sctp.info} objects as one: numbers summed
+        (C{uptime}: the longest), C{listen} the first worker's, and
+        C{workers}: how many answered.
+    """
+    out: Dict[str, Any] = {}
+    for info in infos:
+        for key, value in info.items():
+            if key == "uptime":
+                out[key] = max(out.get(key, 0), value)
+            elif isinstance(value, (int, float)) and not isinstance(value, bool) and key not in ("listeners", "assoc_tracking"):
+                out[key] = out.get(key, 0) + value
+            else:
+                out.setdefault(key, value)
+    out["workers"] = len(infos)
+    return out
+
+
+class WorkersAdmin(amp.AMP):
+    """
+    The parent's admin endpoint (a unix socket only, no secret): C{Info}
+    asks every worker's admin socket and sums (L{sumInfo}).
+    """
+
+    supervisor: WorkerSupervisor
+
+    @Challenge.responder
+    def challenge(self) -> Dict[str, object]:
+        # A unix socket of mode 600: the file mode is the access control.
+        return {"nonce": b"-", "required": False}
+
+    @Info.responder
+    def info(self) -> "defer.Deferred[Dict[str, object]]":
+        from twisted_sctp.admin.client import AdminClient
+
+        async def ask(index: int) -> Dict[str, Any]:
+            client = AdminClient(self.supervisor._reactor, endpoint=workerAdmin(self.supervisor.admin, index))
+            await client.connect()
+            try:
+                return await client.info()
+            finally:
+                client.close()
+
+        async def gather() -> Dict[str, object]:
+            infos = []
+            for index in sorted(self.supervisor.workers):
+                try:
+                    infos.append(await ask(index))
+                except Exception as e:
+                    _log.warn("admin: worker {index} did not answer info: {why}", index=index, why=e)
+            return {"info": sumInfo(infos)}
+
+        return defer.ensureDeferred(gather())
+
+
+def workersAdminService(reactor: Any, supervisor: WorkerSupervisor) -> Optional[service.Service]:
+    """
+    @return: the parent's L{WorkersAdmin} service on C{--admin} (or the
+        default socket), or C{None} when C{--admin} is not a unix socket.
+    """
+    from twisted.application.internet import StreamServerEndpointService
+    from twisted.internet import endpoints
+
+    from twisted_sctp.admin.endpoints import DEFAULT_ADMIN_ENDPOINT
+
+    description = supervisor.admin or DEFAULT_ADMIN_ENDPOINT
+    if not description.startswith("unix:"):
+        _log.warn("--workers: the parent's admin endpoint is served on unix sockets only; use each worker's socket ({path})",
+                  path=workerAdmin(supervisor.admin, 0))
+        return None
+    if ":mode=" not in description:
+        description += ":mode=600"
+
+    def build() -> WorkersAdmin:
+        protocol = WorkersAdmin()
+        protocol.supervisor = supervisor
+        return protocol
+
+    return StreamServerEndpointService(endpoints.serverFromString(reactor, description), protocol.Factory.forProtocol(build))

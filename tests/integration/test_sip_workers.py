@@ -5,8 +5,8 @@ C{redis-server} (issue 12): 200 SIPp OPTIONS calls, each on its own
 association (C{sipp -t sn}), all answered; the kernel spread the
 associations over both workers' C{SO_REUSEPORT} sockets (each worker's
 admin socket counts its own); a worker killed with SIGKILL is started again
-by the parent and service continues; SIGTERM stops the parent and every
-worker.
+by the parent and every later call is answered; SIGTERM stops the parent
+and every worker.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from twisted.internet import defer
 from twisted.trial.unittest import TestCase
@@ -49,10 +49,11 @@ class WorkersTests(TestCase):
             return f.read()
 
     @defer.inlineCallbacks
-    def info(self, index: int) -> Any:
-        """@return: C{sctp-sipctl --json info} of worker C{index}."""
+    def info(self, index: Optional[int]) -> Any:
+        """@return: C{sctp-sipctl --json info} of worker C{index} (C{None}: the parent's, summed)."""
         ctl = os.path.join(os.path.dirname(sys.executable), "sctp-sipctl")
-        run = spawn(self, [ctl, "--admin", "unix:" + os.path.join(self.work, "admin.sock.worker-{}".format(index)), "--json", "info"], self.env)
+        name = "admin.sock" if index is None else "admin.sock.worker-{}".format(index)
+        run = spawn(self, [ctl, "--admin", "unix:" + os.path.join(self.work, name), "--json", "info"], self.env)
         rc = yield run.ended
         self.assertEqual(rc, 0, run.text())
         return json.loads(run.text())
@@ -85,10 +86,11 @@ class WorkersTests(TestCase):
         for index in (0, 1):
             infos[index] = yield self.info(index)
         totals = [infos[i]["total_connections"] for i in (0, 1)]
-        # Printed for the record (the spread is the kernel's hash).
-        print("associations per worker:", totals)
         self.assertEqual(sum(totals), 200, infos)
         self.assertTrue(all(totals), infos)
+        # The parent's admin socket sums the workers.
+        whole = yield self.info(None)
+        self.assertEqual((whole["total_connections"], whole["workers"]), (200, 2), whole)
         # Worker 0 killed: the parent starts it again; service continues.
         pids = [line.split("(pid ")[1].split(")")[0] for line in self.log().splitlines() if "worker 0 started (pid" in line]
         self.assertEqual(len(pids), 1, self.log())
@@ -98,7 +100,12 @@ class WorkersTests(TestCase):
         yield waitFor(lambda: self.log().count("worker 0 started (pid") == 2 and up(0), timeout=40, what="worker 0 to start again")
         yield self.options(port, 100)
         again = yield self.info(0)
-        self.assertGreater(again["total_connections"], 0, again)
+        other = yield self.info(1)
+        # Worker 1 took the 50 calls while worker 0 was down, and (Linux
+        # 6.1, measured) the 100 after it too: a socket that joins the
+        # SO_REUSEPORT group later got none of them (docs/store.md).  Every
+        # call was answered and counted by exactly one worker.
+        self.assertEqual(again["total_connections"] + other["total_connections"] - totals[1], 150, (totals, again, other))
         parent.process.signalProcess("TERM")
         rc = yield parent.ended
         self.assertIn(rc, (0, -signal.SIGTERM, 128 + signal.SIGTERM), parent.text())
