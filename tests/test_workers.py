@@ -83,15 +83,17 @@ class ReusePortTests(SynchronousTestCase):
         class Kernel:
             name = "kernel"
 
-            def applyOptions(self, sock: socket.socket, options: Any, family: int) -> List[str]:
-                calls.append((options, family))
+            def applyOptions(self, sock: socket.socket, options: Any, family: int, interleave: int = 1) -> List[str]:
+                calls.append((options, family, interleave))
                 return ["a warning"]
 
         kernel = ReusePortKernel(Kernel())
         with socket.socket() as s:
             self.assertEqual(kernel.applyOptions(s, "options", socket.AF_INET), ["a warning"])
+            self.assertEqual(kernel.applyOptions(s, "options", socket.AF_INET, interleave=0), ["a warning"])
             self.assertEqual(s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT), 1)
-        self.assertEqual(calls, [("options", socket.AF_INET)])
+        # (Keyword arguments such as the fragment interleave level pass through.)
+        self.assertEqual(calls, [("options", socket.AF_INET, 1), ("options", socket.AF_INET, 0)])
         self.assertEqual(kernel.name, "kernel")
 
 
@@ -141,3 +143,21 @@ class SumInfoTests(SynchronousTestCase):
         self.assertEqual(sumInfo([a, b]), {"total_connections": 200, "opened_connections": 3, "listeners": 1, "listen": ["sctp:127.0.0.1:5060"],
                                            "uptime": 9.0, "assoc_tracking": 1, "workers": 2})
         self.assertEqual(sumInfo([]), {"workers": 0})
+
+
+class SumCountersTests(SynchronousTestCase):
+    """
+    L{sumCounters}: the parent's C{stats}.
+    """
+
+    def test_sum(self) -> None:
+        """
+        Numbers are summed, nested dictionaries key by key; other values
+        are the first worker's.
+        """
+        from twisted_sctp.workers import sumCounters
+
+        a = {"messages_in": 3, "drops": {"malformed": 1}, "name": "x", "flag": True}
+        b = {"messages_in": 4, "drops": {"malformed": 2, "no_via": 5}, "name": "y", "flag": False}
+        self.assertEqual(sumCounters([a, b]), {"messages_in": 7, "drops": {"malformed": 3, "no_via": 5}, "name": "x", "flag": True})
+        self.assertEqual(sumCounters([]), {})

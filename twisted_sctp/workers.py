@@ -20,14 +20,14 @@ import math
 import os
 import socket
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from twisted.application import service
 from twisted.internet import defer, protocol
 from twisted.protocols import amp
 from twisted.logger import Logger
 
-from twisted_sctp.admin.protocol import Challenge, Info
+from twisted_sctp.admin.protocol import AdminError, Associations, Challenge, Info, NoSCTPSocket, NotListening, Options, SetOption, Stats
 
 _log = Logger()
 
@@ -56,8 +56,8 @@ class ReusePortKernel:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._kernel, name)
 
-    def applyOptions(self, sock: socket.socket, options: Any, family: int) -> List[str]:
-        warnings: List[str] = self._kernel.applyOptions(sock, options, family)
+    def applyOptions(self, sock: socket.socket, options: Any, family: int, **kwargs: Any) -> List[str]:
+        warnings: List[str] = self._kernel.applyOptions(sock, options, family, **kwargs)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         return warnings
 
@@ -234,10 +234,32 @@ def sumInfo(infos: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     return out
 
 
+def sumCounters(dicts: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """
+    @return: the workers' counter dictionaries as one: numbers summed
+        (nested dictionaries too, key by key), anything else the first's.
+    """
+    out: Dict[str, Any] = {}
+    for one in dicts:
+        for key, value in one.items():
+            if isinstance(value, dict):
+                out[key] = sumCounters([out.get(key, {}), value])
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[key] = out.get(key, 0) + value
+            else:
+                out.setdefault(key, value)
+    return out
+
+
 class WorkersAdmin(amp.AMP):
     """
-    The parent's admin endpoint (a unix socket only, no secret): C{Info}
-    asks every worker's admin socket and sums (L{sumInfo}).
+    The parent's admin endpoint (a unix socket only, no secret): every
+    command asks each worker's admin socket: C{Info} and C{Stats} summed
+    (L{sumInfo}, L{sumCounters}; the kernel's own counters are the
+    machine's, so the first worker's), C{Associations} every worker's, each
+    entry with its C{worker}, C{SetOption} applied on every worker (the
+    first refusal is the answer), C{Options} the first worker's (the same on
+    every worker, since each change goes to all).
     """
 
     supervisor: WorkerSupervisor
@@ -247,28 +269,84 @@ class WorkersAdmin(amp.AMP):
         # A unix socket of mode 600: the file mode is the access control.
         return {"nonce": b"-", "required": False}
 
-    @Info.responder
-    def info(self) -> "defer.Deferred[Dict[str, object]]":
+    def _each(self, what: str, call: Callable[[Any], Any], strict: bool = False) -> "defer.Deferred[List[Tuple[int, Any]]]":
+        """
+        @param call: given a connected L{AdminClient}, returns its answer.
+        @param strict: raise the first worker's refusal (an L{AdminError})
+            rather than leave that worker out; a worker that cannot be
+            reached (being restarted) is left out and logged either way.
+        @return: (a Deferred of) C{(worker index, answer)} for each worker
+            that answered, in index order.
+        """
         from twisted_sctp.admin.client import AdminClient
 
-        async def ask(index: int) -> Dict[str, Any]:
+        async def ask(index: int) -> Any:
             client = AdminClient(self.supervisor._reactor, endpoint=workerAdmin(self.supervisor.admin, index))
             await client.connect()
             try:
-                return await client.info()
+                return await call(client)
             finally:
                 client.close()
 
-        async def gather() -> Dict[str, object]:
-            infos = []
+        async def gather() -> List[Tuple[int, Any]]:
+            answers = []
             for index in sorted(self.supervisor.workers):
                 try:
-                    infos.append(await ask(index))
+                    answers.append((index, await ask(index)))
+                except AdminError:
+                    if strict:
+                        raise  # (a refused change is refused by every worker alike)
+                    continue
                 except Exception as e:
-                    _log.warn("admin: worker {index} did not answer info: {why}", index=index, why=e)
-            return {"info": sumInfo(infos)}
+                    _log.warn("admin: worker {index} did not answer {what}: {why}", index=index, what=what, why=e)
+            return answers
 
         return defer.ensureDeferred(gather())
+
+    @Info.responder
+    def info(self) -> "defer.Deferred[Dict[str, object]]":
+        return self._each("info", lambda c: c.info()).addCallback(lambda answers: {"info": sumInfo([a for _, a in answers])})
+
+    @Stats.responder
+    def stats(self) -> "defer.Deferred[Dict[str, object]]":
+        def combine(answers: List[Tuple[int, Any]]) -> Dict[str, object]:
+            return {
+                "counters": sumCounters([a["counters"] for _, a in answers]),
+                "sip": sumCounters([a["sip"] for _, a in answers]),
+                "kernel": answers[0][1]["kernel"] if answers else {},
+            }
+
+        return self._each("stats", lambda c: c.stats()).addCallback(combine)
+
+    @Associations.responder
+    def associations(self, offset: Optional[int] = None, limit: Optional[int] = None) -> "defer.Deferred[Dict[str, object]]":
+        def combine(answers: List[Tuple[int, Any]]) -> Dict[str, object]:
+            every = [dict(entry, worker=index) for index, entries in answers for entry in entries]
+            start = max(0, offset or 0)
+            count = min(max(1, limit or 100), 500)
+            return {"associations": every[start:start + count], "total": len(every), "offset": start}
+
+        return self._each("associations", lambda c: c.allAssociations()).addCallback(combine)
+
+    @SetOption.responder
+    def setOption(self, name: str, value: str) -> "defer.Deferred[Dict[str, object]]":
+        def combine(answers: List[Tuple[int, Any]]) -> Dict[str, object]:
+            if not answers:
+                raise NoSCTPSocket("no worker answered")
+            first = dict(answers[0][1])
+            first["listeners"] = sum(a["listeners"] for _, a in answers)
+            return first
+
+        return self._each("set", lambda c: c.setOption(name, value), strict=True).addCallback(combine)
+
+    @Options.responder
+    def options(self, param: Optional[str] = None) -> "defer.Deferred[Dict[str, object]]":
+        def first(answers: List[Tuple[int, Any]]) -> Dict[str, object]:
+            if not answers:
+                raise NotListening("no worker answered")
+            return dict(answers[0][1])
+
+        return self._each("options", lambda c: c.options(param)).addCallback(first)
 
 
 def workersAdminService(reactor: Any, supervisor: WorkerSupervisor) -> Optional[service.Service]:

@@ -49,14 +49,18 @@ class WorkersTests(TestCase):
             return f.read()
 
     @defer.inlineCallbacks
-    def info(self, index: Optional[int]) -> Any:
-        """@return: C{sctp-sipctl --json info} of worker C{index} (C{None}: the parent's, summed)."""
+    def ctl(self, index: Optional[int], *command: str) -> Any:
+        """@return: C{sctp-sipctl --json COMMAND} of worker C{index} (C{None}: the parent's)."""
         ctl = os.path.join(os.path.dirname(sys.executable), "sctp-sipctl")
         name = "admin.sock" if index is None else "admin.sock.worker-{}".format(index)
-        run = spawn(self, [ctl, "--admin", "unix:" + os.path.join(self.work, name), "--json", "info"], self.env)
+        run = spawn(self, [ctl, "--admin", "unix:" + os.path.join(self.work, name), "--json"] + list(command), self.env)
         rc = yield run.ended
         self.assertEqual(rc, 0, run.text())
         return json.loads(run.text())
+
+    def info(self, index: Optional[int]) -> Any:
+        """@return: C{sctp-sipctl --json info} of worker C{index} (C{None}: the parent's, summed)."""
+        return self.ctl(index, "info")
 
     @defer.inlineCallbacks
     def options(self, port: int, calls: int) -> Any:
@@ -91,6 +95,25 @@ class WorkersTests(TestCase):
         # The parent's admin socket sums the workers.
         whole = yield self.info(None)
         self.assertEqual((whole["total_connections"], whole["workers"]), (200, 2), whole)
+        # ... and its stats (the SIP counters summed), its association list
+        # (every worker's, each entry naming its worker), and a change of an
+        # option reaches every worker.
+        stats = []
+        for i in (None, 0, 1):
+            stats.append((yield self.ctl(i, "stats")))
+        self.assertEqual(stats[0]["sip_requests_in"], stats[1]["sip_requests_in"] + stats[2]["sip_requests_in"], stats)
+        self.assertGreaterEqual(stats[0]["sip_requests_in"], 200, stats[0])
+        listed = yield self.ctl(None, "assocs")
+        perWorker = []
+        for i in (0, 1):
+            perWorker.append(len((yield self.ctl(i, "assocs"))["associations"]))
+        self.assertEqual(len(listed["associations"]), sum(perWorker), (listed, perWorker))
+        self.assertEqual({e["worker"] for e in listed["associations"]}, {i for i in (0, 1) if perWorker[i]}, listed)
+        changed = yield self.ctl(None, "set", "send_ttl", "5000")
+        self.assertEqual((changed["name"], changed["new"], changed["listeners"]), ("send_ttl", 5000, 2), changed)
+        for i in (0, 1):
+            options = yield self.ctl(i, "options")
+            self.assertEqual(options["sctp_send_ttl"], 5000, (i, options))
         # Worker 0 killed: the parent starts it again; service continues.
         pids = [line.split("(pid ")[1].split(")")[0] for line in self.log().splitlines() if "worker 0 started (pid" in line]
         self.assertEqual(len(pids), 1, self.log())

@@ -191,7 +191,7 @@ class AdminClient:
         """
         @return: (a Deferred of) every live association, page by page (an
             association that comes or goes meanwhile may be missed or seen
-            twice; entries are de-duplicated by listener and id).
+            twice; entries are de-duplicated by worker, listener and id).
         """
 
         async def go() -> List[Dict[str, Any]]:
@@ -202,7 +202,7 @@ class AdminClient:
                 page = await self.associations(offset, pageSize)
                 entries = page["associations"]
                 for entry in entries:
-                    key = (entry.get("listener"), entry.get("id"), entry.get("assoc_id"))
+                    key = (entry.get("worker"), entry.get("listener"), entry.get("id"), entry.get("assoc_id"))
                     if key not in seen:
                         seen.add(key)
                         out.append(entry)
