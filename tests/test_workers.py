@@ -47,9 +47,10 @@ class OptionTests(SynchronousTestCase):
             e = self.assertRaises(usage.UsageError, parse, "--workers", value, "--store", "redis://127.0.0.1:6379/0")
             self.assertIn("--workers", str(e))
 
-    def test_metricsRefused(self) -> None:
-        e = self.assertRaises(usage.UsageError, parse, "--workers", "2", "--store", "redis://127.0.0.1:6379/0", "--metrics", "tcp:9100")
-        self.assertIn("--metrics", str(e))
+    def test_metricsAccepted(self) -> None:
+        """--metrics with several workers: the parent serves them merged."""
+        config = parse("--workers", "2", "--store", "redis://127.0.0.1:6379/0", "--metrics", "tcp:9100")
+        self.assertEqual(config["metrics"], "tcp:9100")
 
     def test_udpListenerRefused(self) -> None:
         e = self.assertRaises(usage.UsageError, parse, "--workers", "2", "--store", "redis://127.0.0.1:6379/0", "--listen", "sctp+udp:127.0.0.1:5060")
@@ -65,6 +66,9 @@ class ArgumentTests(SynchronousTestCase):
         argv = ["--listen", "sctp:127.0.0.1:5060", "--workers", "2", "--admin=unix:/run/a.sock", "--store", "redis://h:1/0", "--workers=2"]
         self.assertEqual(workerArguments(argv, "unix:/run/a.sock", 1),
                          ["--listen", "sctp:127.0.0.1:5060", "--workers", "2", "--store", "redis://h:1/0", "--workers=2", "--worker", "1", "--admin", "unix:/run/a.sock.worker-1:mode=600"])
+        # The parent's --metrics is its own; each worker serves its metrics on a socket the parent merges.
+        self.assertEqual(workerArguments(argv + ["--metrics", "tcp:9100"], "unix:/run/a.sock", 0, metrics=True)[-4:],
+                         ["--admin", "unix:/run/a.sock.worker-0:mode=600", "--metrics", "unix:/run/a.sock.worker-0.metrics:mode=600"])
 
     def test_workerAdmin(self) -> None:
         self.assertEqual(workerAdmin(None, 0), "unix:sctp-sip.admin.worker-0:mode=600")
@@ -161,3 +165,38 @@ class SumCountersTests(SynchronousTestCase):
         b = {"messages_in": 4, "drops": {"malformed": 2, "no_via": 5}, "name": "y", "flag": False}
         self.assertEqual(sumCounters([a, b]), {"messages_in": 7, "drops": {"malformed": 3, "no_via": 5}, "name": "x", "flag": True})
         self.assertEqual(sumCounters([]), {})
+
+
+class MergeMetricsTests(SynchronousTestCase):
+    """
+    L{twisted_sctp.workermetrics.mergeMetrics}: the parent's C{/metrics}.
+    """
+
+    def test_merge(self) -> None:
+        """
+        Counters and gauges summed per label set; option and kernel
+        families the first worker's; process families per worker.
+        """
+        from prometheus_client.exposition import generate_latest
+
+        from twisted_sctp.workermetrics import _Merged, mergeMetrics
+
+        def text(messages: int, associations: int, rss: int) -> str:
+            return (
+                "# HELP sctp_messages_received_total Messages.\n# TYPE sctp_messages_received_total counter\n"
+                'sctp_messages_received_total{{listener="a"}} {m}\n'
+                "# HELP sctp_associations Open associations.\n# TYPE sctp_associations gauge\n"
+                'sctp_associations{{listener="a"}} {a}\n'
+                "# HELP sctp_option_send_ttl_seconds TTL.\n# TYPE sctp_option_send_ttl_seconds gauge\n"
+                'sctp_option_send_ttl_seconds{{listener="a"}} 5.0\n'
+                "# HELP process_resident_memory_bytes RSS.\n# TYPE process_resident_memory_bytes gauge\n"
+                "process_resident_memory_bytes {r}\n"
+            ).format(m=messages, a=associations, r=rss)
+
+        out = generate_latest(_Merged(mergeMetrics([(0, text(10, 3, 100)), (1, text(5, 4, 200))]))).decode()  # type: ignore[arg-type]
+        self.assertIn('sctp_messages_received_total{listener="a"} 15.0', out)
+        self.assertIn('sctp_associations{listener="a"} 7.0', out)
+        self.assertIn('sctp_option_send_ttl_seconds{listener="a"} 5.0', out)
+        self.assertIn('process_resident_memory_bytes{worker="0"} 100.0', out)
+        self.assertIn('process_resident_memory_bytes{worker="1"} 200.0', out)
+        self.assertEqual(mergeMetrics([]), [])

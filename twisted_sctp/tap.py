@@ -622,8 +622,6 @@ def _workerOptions(config: Any) -> Tuple[int, Optional[int]]:
         raise usage.UsageError("--workers: give a whole number >= 1, e.g. --workers 2")
     if count > 1 and config["storeURL"] is None:
         raise usage.UsageError("--workers {}: the workers must share their registrations: give --store redis://HOST:PORT/DB (docs/store.md)".format(count))
-    if count > 1 and config["metrics"]:
-        raise usage.UsageError("--workers {}: --metrics is not supported with several workers yet (each would bind the same port); use each worker's admin socket (docs/store.md)".format(count))
     if count > 1 and (config["udpListeners"] or any(style != "one-to-many" for style in config["listenStyles"].values())):
         raise usage.UsageError("--workers {}: every --listen must be a kernel one-to-many sctp: listener (SO_REUSEPORT)".format(count))
     return count, index
@@ -647,11 +645,20 @@ def buildWorkers(config: Any, reactor: Any, argv: Sequence[str], probe: Callable
     except StoreUnavailable as e:
         _fail(usage.UsageError("--store: cannot reach the registration store {}".format(e)))
     top = service.MultiService()
-    supervisor = WorkerSupervisor(reactor, config["workerCount"], subcommandArguments(argv), config["admin"])
+    supervisor = WorkerSupervisor(reactor, config["workerCount"], subcommandArguments(argv), config["admin"], metrics=bool(config["metrics"]))
     supervisor.setServiceParent(top)
     admin = workersAdminService(reactor, supervisor)
     if admin is not None:
         admin.setServiceParent(top)
+    if config["metrics"]:
+        from twisted_sctp.admin.metrics import serveMetrics
+        from twisted_sctp.workermetrics import workersMetricsResource
+
+        try:
+            checkEndpointPort("--metrics", config["metrics"])
+            serveMetrics(reactor, config["metrics"], workersMetricsResource(reactor, supervisor)).setServiceParent(top)
+        except usage.UsageError as e:
+            _fail(e)
     return top
 
 

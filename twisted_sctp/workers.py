@@ -39,7 +39,7 @@ STOP_GRACE = 10.0
 
 #: Options of the parent that take a value and are not given to workers
 #: as they are (a worker keeps C{--workers}: its share of C{max_assocs}).
-_PARENT_ONLY = ("--admin", "--worker")
+_PARENT_ONLY = ("--admin", "--worker", "--metrics")
 
 _CHILD = "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
 
@@ -90,12 +90,18 @@ def workerAdmin(admin: Optional[str], index: int) -> str:
     return "unix:{}.worker-{}{}".format(path, index, options)
 
 
-def workerArguments(argv: Sequence[str], admin: Optional[str], index: int) -> List[str]:
+def workerArguments(argv: Sequence[str], admin: Optional[str], index: int, metrics: bool = False) -> List[str]:
     """
     @param argv: the parent's C{sctp-sip} arguments (after the subcommand).
-    @return: worker C{index}'s: the same, without C{--admin}, with
-        C{--worker INDEX} and its own admin socket.
+    @param metrics: the parent serves metrics (C{--metrics} or the config
+        file's C{metrics}).
+    @return: worker C{index}'s: the same, without C{--admin} and
+        C{--metrics}, with C{--worker INDEX}, its own admin socket and, if
+        the parent serves metrics, its own metrics socket (which the
+        parent's C{--metrics} merges: L{twisted_sctp.workermetrics}).
     """
+    from twisted_sctp.workermetrics import workerMetrics
+
     out: List[str] = []
     skip = False
     for arg in argv:
@@ -107,7 +113,8 @@ def workerArguments(argv: Sequence[str], admin: Optional[str], index: int) -> Li
             skip = "=" not in arg
             continue
         out.append(arg)
-    return out + ["--worker", str(index), "--admin", workerAdmin(admin, index)]
+    out += ["--worker", str(index), "--admin", workerAdmin(admin, index)]
+    return out + (["--metrics", workerMetrics(admin, index)] if metrics else [])
 
 
 def subcommandArguments(argv: Sequence[str]) -> List[str]:
@@ -144,8 +151,9 @@ class WorkerSupervisor(service.Service):
     @ivar restarts: how many times each worker was started again.
     """
 
-    def __init__(self, reactor: Any, count: int, argv: Sequence[str], admin: Optional[str], executable: str = sys.executable) -> None:
+    def __init__(self, reactor: Any, count: int, argv: Sequence[str], admin: Optional[str], executable: str = sys.executable, metrics: bool = False) -> None:
         self._reactor = reactor
+        self.metrics = metrics
         self.count = count
         self.argv = list(argv)
         self.admin = admin
@@ -156,7 +164,7 @@ class WorkerSupervisor(service.Service):
 
     def command(self, index: int) -> List[str]:
         """@return: worker C{index}'s command line."""
-        return [self.executable, "-c", _CHILD, "-n", "--pidfile=", "--logfile=-", "sctp-sip"] + workerArguments(self.argv, self.admin, index)
+        return [self.executable, "-c", _CHILD, "-n", "--pidfile=", "--logfile=-", "sctp-sip"] + workerArguments(self.argv, self.admin, index, self.metrics)
 
     def startService(self) -> None:
         super().startService()

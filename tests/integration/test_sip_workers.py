@@ -71,11 +71,12 @@ class WorkersTests(TestCase):
 
     @defer.inlineCallbacks
     def test_twoWorkers(self) -> Any:
-        port = freePort()
+        port, metricsPort = freePort(), freePort()
         twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
         parent = spawn(self, [twistd, "-n", "--pidfile=", "--logfile=" + os.path.join(self.work, "server.log"), "sctp-sip", "--workers", "2",
                               "--listen", "sctp:127.0.0.1:{}".format(port), "--admin", "unix:" + os.path.join(self.work, "admin.sock"),
-                              "--store", self.redis.url, "--option", "autoclose=60"], self.env, limit=220)
+                              "--store", self.redis.url, "--option", "autoclose=60",
+                              "--metrics", "tcp:{}:interface=127.0.0.1".format(metricsPort)], self.env, limit=220)
 
         def up(*indexes: int) -> bool:
             return all(os.path.exists(os.path.join(self.work, "admin.sock.worker-{}".format(i))) for i in indexes) or not parent.running
@@ -114,6 +115,16 @@ class WorkersTests(TestCase):
         for i in (0, 1):
             options = yield self.ctl(i, "options")
             self.assertEqual(options["sctp_send_ttl"], 5000, (i, options))
+        # The parent's --metrics: every worker's, merged (SIP counters summed).
+        from twisted.internet import reactor
+        from twisted.web.client import Agent, readBody
+
+        response = yield Agent(reactor).request(b"GET", "http://127.0.0.1:{}/metrics".format(metricsPort).encode())
+        text = (yield readBody(response)).decode()
+        self.assertIn("sctp_workers_answering 2.0", text)
+        merged = [line for line in text.splitlines() if line.startswith("sip_requests_in_total ")]
+        self.assertEqual(merged, ["sip_requests_in_total {}".format(float(stats[1]["sip_requests_in"] + stats[2]["sip_requests_in"]))], text[:3000])
+        self.assertIn('process_resident_memory_bytes{worker="1"}', text)
         # Worker 0 killed: the parent starts it again; service continues.
         pids = [line.split("(pid ")[1].split(")")[0] for line in self.log().splitlines() if "worker 0 started (pid" in line]
         self.assertEqual(len(pids), 1, self.log())

@@ -317,7 +317,17 @@ def makeMetricsService(reactor: Any, endpoint: str, sipService: Any) -> StreamSe
 
     @raise twisted.python.usage.UsageError: a bad endpoint string.
     """
+    return serveMetrics(reactor, endpoint, makeMetricsResource(sipService))
+
+
+def serveMetrics(reactor: Any, endpoint: str, resource: Resource) -> StreamServerEndpointService:
+    """
+    Serve C{resource} (the metrics at C{/metrics} and C{/}) on C{endpoint},
+    checked as L{makeMetricsService} checks it.
+
+    @raise twisted.python.usage.UsageError: a bad endpoint string.
+    """
     _, listening = listenEndpoint(reactor, endpoint, METRICS)
-    service = StreamServerEndpointService(listening, _QuietSite(makeMetricsResource(sipService)))
+    service = StreamServerEndpointService(listening, _QuietSite(resource))
     service._raiseSynchronously = True
     return service
