@@ -357,10 +357,21 @@ class KernelInteropTests(TestCase):
         """
         self.netem("loss", "10%", "delay", "5ms")
         engine = EngineSide(self, 15065, echo=True)
+        payloads = [(b"%03d" % i) * (1 + i * 7) for i in range(100)] + [os.urandom(200000)]
+        a = yield self.echoedThroughKernel(engine, 15065, payloads)
+        self.assertGreater(a.sender.retransmissions, 0)
+
+    @defer.inlineCallbacks
+    def echoedThroughKernel(self, engine: EngineSide, port: int, payloads: List[bytes]) -> Any:
+        """
+        A kernel client connects to C{engine} on C{port}, sends C{payloads}
+        and reads every echo: both ends got every message, in order.
+
+        @return: (a Deferred of) the engine's association.
+        """
         s = _kernelSocket()
         self.addCleanup(s.close)
-        yield threads.deferToThread(s.connect, ("127.0.0.1", 15065))
-        payloads = [(b"%03d" % i) * (1 + i * 7) for i in range(100)] + [os.urandom(200000)]
+        yield threads.deferToThread(s.connect, ("127.0.0.1", port))
 
         def exchange() -> List[bytes]:
             for p in payloads:
@@ -372,7 +383,7 @@ class KernelInteropTests(TestCase):
         self.assertEqual([m.data for m in engine.messages()], payloads)
         a = engine.endpoint.associations()[0]
         assert a.sender is not None
-        self.assertGreater(a.sender.retransmissions, 0)
+        return a
 
     @defer.inlineCallbacks
     def test_lossyPathBundled(self) -> Any:
@@ -393,21 +404,7 @@ class KernelInteropTests(TestCase):
             return write(datagram, addr)
 
         engine.port.write = tap
-        s = _kernelSocket()
-        self.addCleanup(s.close)
-        yield threads.deferToThread(s.connect, ("127.0.0.1", 15066))
-        payloads = [(b"%04d" % i) * 256 for i in range(200)]
-
-        def exchange() -> List[bytes]:
-            for p in payloads:
-                s.sendall(p)
-            return [_recvMessage(s) for _ in payloads]
-
-        echoed = yield threads.deferToThread(exchange)
-        self.assertEqual(echoed, payloads)
-        self.assertEqual([m.data for m in engine.messages()], payloads)
-        a = engine.endpoint.associations()[0]
-        assert a.sender is not None
+        a = yield self.echoedThroughKernel(engine, 15066, [(b"%04d" % i) * 256 for i in range(200)])
         # The kernel took packets of several DATA chunks.
         self.assertGreater(max(perPacket), 1)
         self.assertGreater(a.sender.retransmissions, 0)
