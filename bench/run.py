@@ -98,14 +98,14 @@ def hostPart(preset: str) -> Dict[str, Any]:
     small = preset in ("quick", "smoke")
     n, repeat = ("1000", "3") if small else ("5000", "9")
     log("host: user-space cost per transaction (perf_counter)")
-    cost = runJSON([python, "-m", "bench.hostcost", "--json", "--n", n, "--repeat", repeat], 1800)
+    cost = runJSON([python, "-m", "bench.hostcost", "--json", "--only", "ours,ours-sn,ours-register,ours-proxied,floor,twisted,fake", "--n", n, "--repeat", repeat], 1800)
     if preset != "smoke":
         log("host: cProfile of ours")
         prof = runJSON([python, "-m", "bench.hostcost", "--json", "--only", "ours", "--repeat", "0", "--n", "3000", "--profile", "ours"], 600)
         cost["profile"] = prof.get("profile", prof)
         if shutil.which("valgrind"):
             log("host: instruction counts (callgrind; a few minutes)")
-            grind = runJSON([python, "-m", "bench.hostcost", "--json", "--repeat", "0", "--callgrind", "ours,floor"], 3600)
+            grind = runJSON([python, "-m", "bench.hostcost", "--json", "--repeat", "0", "--callgrind", "ours,ours-sn,ours-register,ours-proxied,floor,fake"], 3600)
             cost["callgrind"] = grind.get("callgrind", grind)
     out["host_cost"] = cost
     log("host: the user-space engine, engine to engine")

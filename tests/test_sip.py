@@ -614,6 +614,23 @@ class ReplyRoutingTests(SIPTestMixin, SynchronousTestCase):
         self.assertTrue(self.transport.isLocal("example.com", 5062, ("example.com",)))
         self.assertEqual(second.port, 5062)
 
+    def test_isLocalFollowsListeners(self) -> None:
+        """
+        isLocal's remembered answers change with the listeners: an address
+        becomes ours when a listener on it starts, and stops being ours
+        when the listeners stop.
+        """
+        self.makeTransport()
+        self.assertFalse(self.transport.isLocal("::1", 5062))
+        self.assertFalse(self.transport.isLocal("example.com", 5062, ("example.com",)))
+        self.transport.listen(["::1"], 5062, kernel=FakeKernel())
+        self.assertTrue(self.transport.isLocal("::1", 5062))
+        self.assertTrue(self.transport.isLocal("example.com", 5062, ("example.com",)))
+        self.assertTrue(self.transport.isLocal("127.0.0.1", 5060))
+        self.transport.stopListening()
+        self.assertFalse(self.transport.isLocal("127.0.0.1", 5060))
+        self.assertFalse(self.transport.isLocal("::1", 5062))
+
     def test_sendFailureCounted(self) -> None:
         """
         A send the port refuses is counted and logged, and reported as not

@@ -14,7 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.sipsamples import INVITE, OK_MULTIPLE_VIAS, OPTIONS, minimalRequest
 from twisted_sctp.sip.edit import popVia, prependVia
-from twisted_sctp.sip.headers import parseNameAddr, parseNameAddrList, parseVia
+from twisted_sctp.sip.headers import parseNameAddr, parseNameAddrList, parseSingleVia, parseVia, parseViaList
 from twisted_sctp.sip.message import (
     KEEPALIVE_PONG, CSeq, LocalSIPError, NameAddr, SIPParseError, SIPRequest, SIPResponse, SIPURI,
     Via, isKeepAlivePing, isLoneCRLF, makeResponse, reasonPhrase,
@@ -479,6 +479,25 @@ class PropertyTests(SynchronousTestCase):
         """
         text = str(Via(transport.upper(), host, port, params))
         self.assertEqual(parseVia("sip" + text[3:]), parseVia(text))
+
+    @settings(max_examples=300, deadline=None)
+    @given(_tokens, _hosts, _ports, _params | _params.map(lambda p: dict(p, branch="first")), st.sampled_from(["", ";branch=", ";Branch=", ";branch=z9hG4bK"]),
+           st.sampled_from(["", "x", "1-2-0", "a=b", "a b", "a,b", "a;b", '"q"', "\u00e9", "*"]))
+    def test_singleViaAsList(self, transport: str, host: str, port: int | None, params: dict[str, str | None],
+                             branchParam: str, branch: str) -> None:
+        """
+        L{parseSingleVia} reads a line as L{parseViaList} does, whatever the
+        last parameter, first seen or remembered: the same L{Via}, C{None}
+        for several values, or the same L{SIPParseError}.
+        """
+        text = str(Via(transport.upper(), host, port, params)) + branchParam + branch
+        for _ in range(2):  # the head parsed, then remembered
+            try:
+                expected = parseViaList(text)
+            except SIPParseError:
+                self.assertRaises(SIPParseError, parseSingleVia, text)
+                continue
+            self.assertEqual(parseSingleVia(text), expected[0] if len(expected) == 1 else None)
 
     @settings(max_examples=200, deadline=None)
     @given(st.none() | _safeText, _uris(), _params)

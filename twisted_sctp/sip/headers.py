@@ -32,7 +32,7 @@ __all__ = [
     "REASON_PHRASES", "SIPParseError", "SIPURI", "TOKEN_RE", "Via", "canonicalName", "formatHost",
     "formatParams", "isPlainNameAddr", "parseCSeq", "parseDeltaSeconds", "parseHost", "parseInteger",
     "parseNameAddr", "parseNameAddrList", "parseParams", "parsePort", "parseURI", "parseVia",
-    "parseViaList", "reasonPhrase", "snippet", "splitOutside",
+    "parseSingleVia", "parseViaList", "reasonPhrase", "snippet", "splitOutside",
 ]
 
 # RFC 3261 and later compact header forms, mapped to lower-case full names.
@@ -198,6 +198,45 @@ def parseViaList(text: str) -> list[Via]:
     @raise SIPParseError: a value is malformed.
     """
     return list(map(parseVia, splitOutside(text, ",", "Via")))
+
+
+# Via lines that differ only in their last parameter, the branch (a client's
+# requests, one after another): the part before it, parsed once.
+_BRANCH = ";branch="
+_BRANCH_VALUE_RE = re.compile(r"[!#-+\--:=?-~]+")
+_VIA_HEADS: dict[str, Via | None] = {}
+_VIA_HEADS_SIZE = 256
+
+
+def parseSingleVia(text: str) -> Via | None:
+    """
+    Parse a Via header line that should hold one value, as L{parseViaList}
+    would, quicker where only a last C{;branch=} parameter differs from a
+    line seen before.
+
+    @return: the L{Via}, or C{None} where the line holds several values.
+    @raise SIPParseError: a value is malformed.
+    """
+    head, sep, branch = text.rpartition(_BRANCH)
+    if sep and _BRANCH_VALUE_RE.fullmatch(branch):
+        try:
+            via = _VIA_HEADS[head]
+        except KeyError:
+            # Only a head of the fast shape: with a branch of the fast
+            # value shape after it, the whole line is of that shape too,
+            # and reads as the head's Via plus the branch.
+            via = parseVia(head) if _FAST_VIA_RE.fullmatch(head) else None
+            if len(_VIA_HEADS) >= _VIA_HEADS_SIZE:
+                _VIA_HEADS.clear()
+            _VIA_HEADS[head] = via
+        if via is not None:
+            if "branch" in via.params:
+                return via  # the first of two branch parameters counts
+            params = dict(via.params)
+            params["branch"] = branch
+            return Via(via.transport, via.host, via.port, params)
+    vias = parseViaList(text)
+    return vias[0] if len(vias) == 1 else None
 
 
 @attrs.frozen

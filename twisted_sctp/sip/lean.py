@@ -32,7 +32,7 @@ from twisted_sctp.sip.edit import fixedVia
 from twisted_sctp.sip.flow import stableTag
 from twisted_sctp.sip.headers import (
     TOKEN_RE, SIPParseError, SIPURI, Via, canonicalName, isPlainNameAddr, parseCSeq, parseNameAddr,
-    parseNameAddrList, parseViaList,
+    parseNameAddrList, parseSingleVia,
 )
 from twisted_sctp.sip.message import _checkHeaderLines
 from twisted_sctp.sip.uri import parseInteger, parseURI
@@ -42,6 +42,9 @@ __all__ = ["OptionsReply", "OwnOptions", "scanOwnOptions"]
 _START = b"OPTIONS "
 _END = b" SIP/2.0"
 _URI_RE = re.compile(rb"[!-~]+")
+#: A header line's name: after a line break, up to the first ": " (no
+#: colon before it).
+_NAME_RE = re.compile(rb"\r\n([^\r\n:]*): ")
 
 #: The lines the reply copies, in the order it copies them.
 _COPIED = ("via", "from", "to", "call-id", "cseq")
@@ -60,7 +63,7 @@ _KINDS.update(dict.fromkeys(("route", "record-route", "expires", ""), _REFUSE))
 _ODD_BYTES = bytes(range(0, 10)) + bytes(range(11, 13)) + bytes(range(14, 32)) + b"\x7f"
 
 #: Request-URIs seen, parsed (the same few, message after message).
-_URIS: dict[str, SIPURI] = {}
+_URIS: dict[bytes, SIPURI] = {}
 _URIS_SIZE = 256
 
 #: Header names seen, as bytes, with their canonical names (C{""}: not a
@@ -108,14 +111,17 @@ class OwnOptions:
 
 def _checkOnce(canonical: str, value: str) -> object:
     """
-    The full parser's check of one line of To, Contact, Max-Forwards or
-    Content-Length (L{twisted_sctp.sip.parser._validate}).
+    The full parser's check of one line of To, CSeq, Contact, Max-Forwards
+    or Content-Length (L{twisted_sctp.sip.parser._validate}).
 
-    @return: the parsed To, the Content-Length, else C{None}.
+    @return: the parsed To, the CSeq's method, the Content-Length, else
+        C{None}.
     @raise SIPParseError: the full parser refuses it.
     """
     if canonical == "to":
         return parseNameAddr(value, "To")
+    if canonical == "cseq":
+        return parseCSeq(value).method
     if canonical == "contact":
         if not isPlainNameAddr(value):
             parseNameAddrList([value], "Contact", True)
@@ -124,6 +130,41 @@ def _checkOnce(canonical: str, value: str) -> object:
         parseInteger(value, "Max-Forwards", 9)
         return None
     return parseInteger(value, "Content-Length")
+
+
+def _plan(names: Tuple[bytes, ...]) -> object:
+    """
+    What the scan does with a header block whose header names are C{names}
+    (in order): made once per distinct sequence of names, which repeats
+    from message to message (a client writes its headers in one order).
+
+    @return: C{False} where such a block takes the full path (a Route,
+        Record-Route or Expires, a name that is not a token, a copied or
+        checked header twice, a copied one missing); otherwise a tuple of
+        C{(canonical, line index, value offset)} for every copied or
+        checked line, in the order they came.
+    """
+    steps = []
+    seen = set()
+    for index, name in enumerate(names, 1):
+        canonical = _NAMES.get(name)
+        if canonical is None:
+            canonical = _canonical(name)
+        kind = _KINDS.get(canonical)
+        if kind is None:
+            continue
+        if kind == _REFUSE or canonical in seen:
+            return False  # a second Via or Contact line, or "more than one ... header"
+        seen.add(canonical)
+        steps.append((canonical, index, len(name) + 2))
+    if not seen.issuperset(_COPIED):
+        return False
+    return tuple(steps)
+
+
+#: L{_plan} by the tuple of header names.
+_PLANS: dict[Tuple[bytes, ...], object] = {}
+_PLANS_SIZE = 256
 
 
 def scanOwnOptions(data: bytes, maxHeaderBytes: int) -> Optional[OwnOptions]:
@@ -140,42 +181,54 @@ def scanOwnOptions(data: bytes, maxHeaderBytes: int) -> Optional[OwnOptions]:
     if end < 0:
         return None
     head = data[:end]
-    lines = head.split(b"\r\n")
-    breaks = len(lines) - 1
-    if head.count(b"\n") != breaks or head.count(b"\r") != breaks or len(head.translate(None, _ODD_BYTES)) != len(head):
+    breaks = head.count(b"\n")
+    if head.count(b"\r") != breaks or len(head.translate(None, _ODD_BYTES)) != len(head):
         return None
+    # Every header line as "Name: value" (the name without a colon): one
+    # name per line break, or the block takes the full path.
+    names = tuple(_NAME_RE.findall(head))
+    if len(names) != breaks:
+        return None
+    plan = _PLANS.get(names)
+    if plan is None:
+        plan = _plan(names)
+        if len(_PLANS) >= _PLANS_SIZE:
+            _PLANS.clear()
+        _PLANS[names] = plan
+    if plan is False:
+        return None
+    lines = head.split(b"\r\n")
     startLine = lines[0]
     if not startLine.endswith(_END):
         return None
     uriBytes = startLine[8:-8]
-    if not _URI_RE.fullmatch(uriBytes):
-        return None
-    uriText = uriBytes.decode("ascii")
-    if uriText[:4].lower() != "sip:" and uriText[:5].lower() != "sips:":
-        return None
-    names, kinds, known = _NAMES, _KINDS, _LINES
+    uri = _URIS.get(uriBytes)
+    if uri is None:
+        uri = _requestURI(uriBytes)
+        if uri is None:
+            return None
+    known = _LINES
     copied: list[Tuple[str, bytes, str]] = []
-    seen: dict[str, int] = {}
     toHasTag = False
     length = 0
+    via: Optional[Via] = None
     try:
-        for line in lines[1:]:
-            name, sep, raw = line.partition(b": ")
-            if not sep:
-                return None
-            canonical = names.get(name)
-            if canonical is None:
-                canonical = _canonical(name)
-            kind = kinds.get(canonical)
-            if kind is None:
-                continue
-            if kind == _REFUSE or canonical in seen:
-                return None  # a second Via or Contact line, or "more than one ... header"
-            seen[canonical] = 1
+        for canonical, index, offset in plan:  # type: ignore[attr-defined]
+            line = lines[index]
+            raw = line[offset:]
             if raw[:1] == b" " or raw[-1:] == b" ":
                 return None  # space around the value (the full parser strips it)
-            if canonical in _TAG_HEADERS or canonical == "cseq":
+            if canonical in _TAG_HEADERS:
                 value = raw.decode("utf-8", "surrogateescape")
+                if canonical == "via":
+                    via = parseSingleVia(value)
+                    if via is None:
+                        return None  # several Via values
+                elif canonical == "from":
+                    if not isPlainNameAddr(value):
+                        parseNameAddr(value, "From")
+                elif not value or len(value.split()) != 1:
+                    return None  # a Call-ID that is empty or holds a space
                 copied.append((canonical, line, value))
                 continue
             checked = known.get(line, known)
@@ -188,34 +241,38 @@ def scanOwnOptions(data: bytes, maxHeaderBytes: int) -> Optional[OwnOptions]:
             if canonical == "to":
                 toHasTag = checked.tag is not None  # type: ignore[attr-defined]
                 copied.append((canonical, line, ""))
+            elif canonical == "cseq":
+                if checked != "OPTIONS":
+                    return None
+                copied.append((canonical, line, ""))
             elif canonical == "content-length":
                 length = checked  # type: ignore[assignment]
-        if len(copied) != 5 or length > len(data) - end - 4:
-            return None  # a copied header missing; a body shorter than Content-Length
-        vias = None
-        for canonical, line, value in copied:
-            if canonical == "via":
-                vias = parseViaList(value)
-            elif canonical == "from":
-                if not isPlainNameAddr(value):
-                    parseNameAddr(value, "From")
-            elif canonical == "call-id":
-                if not value or len(value.split()) != 1:
-                    return None
-            elif canonical == "cseq":
-                if parseCSeq(value).method != "OPTIONS":
-                    return None
-        uri = _URIS.get(uriText)
-        if uri is None:
-            uri = parseURI(uriText)
-            if len(_URIS) >= _URIS_SIZE:
-                _URIS.clear()
-            _URIS[uriText] = uri
     except SIPParseError:
         return None
-    if vias is None or len(vias) != 1:
+    if length > len(data) - end - 4 or via is None:
+        return None  # a body shorter than Content-Length
+    return OwnOptions(uri, via, toHasTag, copied)
+
+
+def _requestURI(uriBytes: bytes) -> Optional[SIPURI]:
+    """
+    @return: the parsed SIP or SIPS Request-URI (remembered, bounded), or
+        C{None} where it is of another shape or scheme (the full path's
+        concern).
+    """
+    if not _URI_RE.fullmatch(uriBytes):
         return None
-    return OwnOptions(uri, vias[0], toHasTag, copied)
+    uriText = uriBytes.decode("ascii")
+    if uriText[:4].lower() != "sip:" and uriText[:5].lower() != "sips:":
+        return None
+    try:
+        uri = parseURI(uriText)
+    except SIPParseError:
+        return None
+    if len(_URIS) >= _URIS_SIZE:
+        _URIS.clear()
+    _URIS[uriBytes] = uri
+    return uri
 
 
 class OptionsReply:

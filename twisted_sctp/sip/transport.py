@@ -39,7 +39,7 @@ adapter of L{twisted_sctp.sip.adapter}).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import attrs
 
@@ -174,6 +174,9 @@ class Listener:
         return any(familyOf(h) == family or h in ("0.0.0.0", "::") for h in self.hosts)
 
 
+#: How many distinct (host, port, domains) L{SIPTransport.isLocal} remembers.
+_LOCAL_CACHE_SIZE = 1024
+
 #: The headers a request must have besides Via (RFC 3261 8.1.1), and their
 #: canonical names.
 _REQUIRED = (("From", "from"), ("To", "to"), ("Call-ID", "call-id"), ("CSeq", "cseq"))
@@ -246,6 +249,9 @@ class SIPTransport:
         #: The lean path (L{twisted_sctp.sip.server.SIPServer.leanReceived}),
         #: tried first on each message: C{True} when it answered it.
         self.lean: Optional[Callable[[bytes, Origin], bool]] = None
+        #: L{isLocal}'s answers (the same hosts, message after message),
+        #: forgotten when the listeners change.
+        self._local: Dict[Tuple[str, Optional[int], Tuple[str, ...]], bool] = {}
 
     # -- listeners -------------------------------------------------------
 
@@ -268,6 +274,7 @@ class SIPTransport:
         sctp = SCTPPort(port, _SIPFactory(self, index), hosts, options, self._reactor, kernel=kernel)
         sctp.startListening()
         listener = Listener(index, sctp)
+        self._local.clear()
         if self.settings.udp and IReactorUDP.providedBy(self._reactor):
             try:
                 listener.udp = self._reactor.listenUDP(sctp.getHost().port, _UDPProtocol(self, index), sctp.interfaces[0], 65535)
@@ -286,6 +293,7 @@ class SIPTransport:
             if listener.udp is not None:
                 waits.append(defer.maybeDeferred(listener.udp.stopListening))
         self.listeners = []
+        self._local.clear()
         return defer.gatherResults(waits)
 
     def isLocal(self, host: str, port: Optional[int] = None, extraHosts: Iterable[str] = ()) -> bool:
@@ -295,6 +303,19 @@ class SIPTransport:
         @param extraHosts: names that count as ours (configured domains).
         @return: whether C{host}:C{port} is one of our listening addresses.
         """
+        key = (host, port, extraHosts) if isinstance(extraHosts, tuple) else None
+        if key is not None:
+            known = self._local.get(key)
+            if known is not None:
+                return known
+        local = self._isLocal(host, port, extraHosts)
+        if key is not None:
+            if len(self._local) >= _LOCAL_CACHE_SIZE:
+                self._local.clear()
+            self._local[key] = local
+        return local
+
+    def _isLocal(self, host: str, port: Optional[int], extraHosts: Iterable[str]) -> bool:
         try:
             host = normalizeHost(host.strip("[]"))
         except ValueError:
@@ -523,8 +544,8 @@ class SIPTransport:
         @return: whether the message was handed to the kernel (or queued).
         """
         destination = origin.reply
-        assert destination is not None
-        sent = self.send(data, destination)
+        assert destination is not None and destination.association is not None
+        sent = self._sendSCTP(destination.listener, data, destination.association)
         if sent:
             self.stats.responses_out += 1
         return sent
