@@ -60,7 +60,8 @@ _KINDS.update(dict.fromkeys(("route", "record-route", "expires", ""), _REFUSE))
 
 # Control characters but CR and LF (HTAB too: rare in headers, and it
 # could pad a value): a header block with any takes the full path.
-_ODD_BYTES = bytes(range(0, 10)) + bytes(range(11, 13)) + bytes(range(14, 32)) + b"\x7f"
+# (CR is with them, for the count of CRs.)
+_ODD_BYTES = bytes(range(0, 10)) + bytes(range(11, 14)) + bytes(range(14, 32)) + b"\x7f"
 
 #: Request-URIs seen, parsed (the same few, message after message).
 _URIS: dict[bytes, SIPURI] = {}
@@ -181,13 +182,13 @@ def scanOwnOptions(data: bytes, maxHeaderBytes: int) -> Optional[OwnOptions]:
     if end < 0:
         return None
     head = data[:end]
-    breaks = head.count(b"\n")
-    if head.count(b"\r") != breaks or len(head.translate(None, _ODD_BYTES)) != len(head):
-        return None
     # Every header line as "Name: value" (the name without a colon): one
-    # name per line break, or the block takes the full path.
+    # name per line break, or the block takes the full path.  With that,
+    # the block has at least as many CRs as LFs: as many, and no odd byte,
+    # when removing both leaves one byte less per line break.
+    breaks = head.count(b"\n")
     names = tuple(_NAME_RE.findall(head))
-    if len(names) != breaks:
+    if len(names) != breaks or len(head.translate(None, _ODD_BYTES)) + breaks != len(head):
         return None
     plan = _PLANS.get(names)
     if plan is None:
