@@ -38,6 +38,7 @@ from twisted_sctp.kernel.constants import IPPROTO_SCTP, MSG_EOR, MSG_NOTIFICATIO
 from twisted_sctp.kernel.kerneloptions import FRAGMENT_INTERLEAVE
 from twisted_sctp.kernel.notifications import decodeNotification
 from twisted_sctp.kernel.readpolicy import ReadPolicy
+from twisted_sctp.clock import IArrivalClock
 from twisted_sctp.kernel.sockopt import CodecError, SndRcvInfo, receiveInfo, receiveTime
 from twisted_sctp.kernel.translate import (
     ASSOC_GONE,
@@ -115,6 +116,9 @@ class KernelBackend:
         #: The peer addresses of each association that came up (kernel id).
         self._paths: Dict[int, Tuple[HostPort, ...]] = {}
         self._readPolicy = ReadPolicy()
+        clock = IArrivalClock(reactor, None)
+        #: Told each wake-up's first arrival stamp (L{twisted_sctp.reactor}).
+        self._arrived = None if clock is None else clock.arrived
         self._ancillaries: Dict[Tuple[SendParameters, int, bool], Ancillary] = {}
 
     # -- ISCTPBackend ----------------------------------------------------
@@ -308,7 +312,12 @@ class KernelBackend:
             moreQueued = bool(flags & MSG_NOTIFICATION or not flags & MSG_EOR)
             if sink.readTime is None:
                 arrived = receiveTime(ancdata)
-                sink.readTime = self._reactor.seconds() if arrived is None else arrived
+                if arrived is None:
+                    sink.readTime = self._reactor.seconds()
+                else:
+                    sink.readTime = arrived
+                    if self._arrived is not None:
+                        self._arrived(arrived)
             try:
                 self._received(data, ancdata, flags, address)
             except Exception:
