@@ -20,7 +20,7 @@ The rules, which keep timers from firing early or being lost:
   - The stand-in is only ever the first clock read of the
     C{runUntilCurrent} right after the wake-up that stamped it, and only
     where no thread call is queued (those run first and may schedule):
-    every other read, C{callLater} and L{timeout} included, is the real
+    every other read, C{callLater} and C{timeout} included, is the real
     clock.  A timed call is therefore scheduled from the real time and
     found due against a time at or before the real one (the message
     arrived before it was read): it never fires early.
@@ -29,14 +29,14 @@ The rules, which keep timers from firing early or being lost:
     waited in the queue while the process was busy, whose stamp is older
     than what the reactor has already seen, brings a real clock read.
   - A timed call that came due between the stamp and the real now is not
-    run by that check; L{timeout} reads the real clock, sees it due and
+    run by that check; C{timeout} reads the real clock, sees it due and
     lets the poll return at once, and the next check (whose stand-in, if
     any, must be at or after that reading) runs it: one extra iteration,
     no wait, late by at most the time of that iteration.
 
 An iteration whose reads gave no stamp (a timer's wake-up, a UDP or
 engine socket, a backend without C{SO_TIMESTAMPNS}) reads the clock as
-Twisted does.  With timed calls pending, L{timeout} still reads the clock,
+Twisted does.  With timed calls pending, C{timeout} still reads the clock,
 and CPython's C{epoll.poll} reads the monotonic clock to compute its
 deadline whenever it is given a timeout: those two reads are not replaced.
 

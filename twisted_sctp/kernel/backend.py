@@ -271,7 +271,9 @@ class KernelBackend:
 
         The sink's C{readTime} during the wake-up is the first message's
         arrival time from the kernel (C{SO_TIMESTAMPNS}), or the reactor's
-        clock where there is none.
+        clock where there is none; a reactor that provides
+        L{twisted_sctp.clock.IArrivalClock} is told that arrival time (it
+        stands in for the clock read of the reactor's next timer check).
         """
         try:
             return self._readMessages()
