@@ -2,9 +2,9 @@
 """
 Run in its own process by L{tests.integration.test_reactor} in the SCTP
 guest: install L{twisted_sctp.reactor.KernelClockReactor}, serve an
-C{sctp:} echo, send it messages from a blocking stdlib socket on a thread
-(one a millisecond) while a chain of timed calls (3 ms apart) runs, and
-print what happened as JSON: the echoes, the timers that fired, the ones
+C{sctp:} echo, send it messages from a blocking one-to-one stdlib socket
+on a thread (one a millisecond) while a chain of timed calls (3 ms apart)
+runs, and print what happened as JSON: the echoes, the timers that fired, the ones
 that fired before their due time by the real clock, and the reactor's
 clock reads and stand-ins.
 """
@@ -36,7 +36,7 @@ class Echo(protocol.Protocol):
 
 
 def client(port: int, result: Dict[str, Any]) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_SEQPACKET, IPPROTO_SCTP)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, IPPROTO_SCTP)
     sock.settimeout(10)
     echoed = 0
     try:
