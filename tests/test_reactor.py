@@ -7,6 +7,7 @@ stamps.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, List
 
@@ -254,3 +255,32 @@ class BackendReportsArrivalTests(SynchronousTestCase):
         sock.feedData(b"a", 7, PEER)
         backend.doRead()
         self.assertEqual(seen, [5])
+
+
+class TapInstallsTests(SynchronousTestCase):
+    """
+    L{twisted_sctp.tap.installReactor}, in a fresh interpreter (this one
+    has trial's reactor installed).
+    """
+
+    if KernelClockReactor is None:  # pragma: no cover
+        skip = "epoll reactor: Linux only"
+
+    def reactorAfter(self, first: str) -> str:
+        import subprocess
+
+        code = first + "from twisted_sctp.tap import installReactor; installReactor()\nfrom twisted.internet import reactor\nprint(type(reactor).__name__)\n"
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root, env=dict(os.environ, PYTHONPATH=root)).stdout.strip()
+
+    def test_installsWhereNoneIs(self) -> None:
+        """
+        With no reactor installed, it installs L{KernelClockReactor}.
+        """
+        self.assertEqual(self.reactorAfter(""), "KernelClockReactor")
+
+    def test_keepsAnInstalledOne(self) -> None:
+        """
+        A reactor already installed (C{twistd --reactor poll}) is kept.
+        """
+        self.assertEqual(self.reactorAfter("from twisted.internet import pollreactor; pollreactor.install()\n"), "PollReactor")
