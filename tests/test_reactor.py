@@ -176,17 +176,26 @@ class KernelClockReactorTests(SynchronousTestCase):
         self.assertEqual(self.fired, ["due"])
         self.assertEqual(self.reactor.clockReads, reads + 1)
 
-    def test_threadCallsReadTheClock(self) -> None:
+    def test_threadCallsRunFirst(self) -> None:
         """
-        With a thread call queued (it runs before the check and may
-        schedule), the check reads the clock.
+        Thread calls run before the stand-in is set: one that schedules a
+        timed call schedules it from the real clock, and the check, whose
+        stamp is then older than that reading, reads the clock too; one
+        that reads no clock leaves the stamp to stand in.
         """
-        self.reactor.threadCallQueue.append((self.fired.append, ("thread",), {}))
+        self.reactor.threadCallQueue.append((self.reactor.callLater, (1.0, self.fired.append, "from a thread"), {}))
+        self.clock.now = 1000.5
         reads = self.reactor.clockReads
-        self.wakeUp(1000.0)
+        self.wakeUp(1000.4)
+        self.reactor.runUntilCurrent()
+        [call] = self.reactor.getDelayedCalls()
+        self.assertEqual(call.getTime(), 1001.5)
+        self.assertEqual((self.reactor.clockReads, self.reactor.standIns), (reads + 2, 0))
+        self.reactor.threadCallQueue.append((self.fired.append, ("thread",), {}))
+        self.wakeUp(1000.6)
         self.reactor.runUntilCurrent()
         self.assertEqual(self.fired, ["thread"])
-        self.assertEqual((self.reactor.clockReads, self.reactor.standIns), (reads + 1, 0))
+        self.assertEqual((self.reactor.clockReads, self.reactor.standIns), (reads + 2, 1))
 
     def test_timeoutReadsTheClock(self) -> None:
         """

@@ -17,9 +17,9 @@ the "now" of the timer check that follows the wake-up.
 
 The rules, which keep timers from firing early or being lost:
 
-  - The stand-in is only ever the first clock read of the
-    C{runUntilCurrent} right after the wake-up that stamped it, and only
-    where no thread call is queued (those run first and may schedule):
+  - The stand-in is only ever the timer check's clock read in the
+    C{runUntilCurrent} right after the wake-up that stamped it (it is set
+    after that method's thread calls have run, right before the check):
     every other read, C{callLater} and C{timeout} included, is the real
     clock.  A timed call is therefore scheduled from the real time and
     found due against a time at or before the real one (the message
@@ -80,6 +80,8 @@ class KernelClockReactor(EPollReactor):
         self._standIn: Optional[float] = None
         #: The latest time handed out, real or stand-in.
         self._latest = float("-inf")
+        #: In C{runUntilCurrent}, before its timer check.
+        self._checking = False
         self.clockReads = 0
         self.standIns = 0
         super().__init__()
@@ -107,13 +109,27 @@ class KernelClockReactor(EPollReactor):
         return now
 
     def runUntilCurrent(self) -> None:
-        arrival, self._arrival = self._arrival, None
-        if arrival is not None and arrival >= self._latest and not self.threadCallQueue:
-            self._standIn = arrival
+        self._checking = True
         try:
             super().runUntilCurrent()
         finally:
+            self._checking = False
             self._standIn = None
+            self._arrival = None
+
+    def _insertNewDelayedCalls(self) -> None:
+        """
+        Twisted's C{runUntilCurrent} calls this after the thread calls and
+        right before it reads the clock for its timer check: set the
+        stand-in there, once a check (where Twisted's code differs, the
+        stand-in is never set and every read is the real clock).
+        """
+        super()._insertNewDelayedCalls()
+        if self._checking:
+            self._checking = False
+            arrival, self._arrival = self._arrival, None
+            if arrival is not None and arrival >= self._latest:
+                self._standIn = arrival
 
     def doIteration(self, timeout: Optional[float]) -> None:
         """
