@@ -34,6 +34,10 @@ The rules, which keep timers from firing early or being lost:
     any, must be at or after that reading) runs it: one extra iteration,
     no wait, late by at most the time of that iteration.
 
+A step of the system clock (C{settimeofday}, an NTP step) moves both the
+stamps and C{time.time}, so it affects timed calls here as it does on
+Twisted's own reactors.
+
 An iteration whose reads gave no stamp (a timer's wake-up, a UDP or
 engine socket, a backend without C{SO_TIMESTAMPNS}) reads the clock as
 Twisted does.  With timed calls pending, C{timeout} still reads the clock,
