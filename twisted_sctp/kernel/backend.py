@@ -116,9 +116,8 @@ class KernelBackend:
         #: The peer addresses of each association that came up (kernel id).
         self._paths: Dict[int, Tuple[HostPort, ...]] = {}
         self._readPolicy = ReadPolicy()
-        clock = IArrivalClock(reactor, None)
         #: Told each wake-up's first arrival stamp (L{twisted_sctp.reactor}).
-        self._arrived = None if clock is None else clock.arrived
+        self._arrived = reactor.arrived if IArrivalClock.providedBy(reactor) else None
         self._ancillaries: Dict[Tuple[SendParameters, int, bool], Ancillary] = {}
 
     # -- ISCTPBackend ----------------------------------------------------
