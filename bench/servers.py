@@ -64,16 +64,21 @@ def _env(**extra: str) -> Dict[str, str]:
 def ours(scratch: str) -> ServerSpec:
     """
     C{twistd -n sctp-sip}, started from the repo root with the venv, logging
-    to a file, no pid file, its admin socket in the scratch directory.
+    to a file, no pid file, its admin socket in the scratch directory.  Its
+    reactor is the one C{sctp-sip} installs (L{twisted_sctp.reactor}) unless
+    C{BENCH_OURS_REACTOR} names another (C{epoll}: Twisted's own, for a
+    before/after of the clock read).
     """
     port = 5093
     twistd = os.path.join(VENV, "bin", "twistd")
+    reactor = os.environ.get("BENCH_OURS_REACTOR")
     return ServerSpec(
         name="ours",
         label="twistd sctp-sip (ours)",
         port=port,
         argv=[
             twistd, "-n", "--pidfile=", "--logfile", os.path.join(scratch, "twistd.log"),
+            *(["--reactor", reactor] if reactor else []),
             "sctp-sip", "--listen", "sctp:127.0.0.1:{}".format(port),
             "--admin", "unix:{}".format(os.path.join(scratch, "admin.sock")),
         ],

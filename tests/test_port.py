@@ -662,18 +662,20 @@ class PortTestCase(SynchronousTestCase):
         """
         When wake-ups keep finding one message each, the port stops making
         the second, empty C{recvmsg}: after two such wake-ups it makes one
-        call per message, with one extra read every eighth wake-up.
+        call per message, with an extra read 8, 16, 32, 64 and from then on
+        128 wake-ups apart.
         """
         port = self.makePort()
         self.up(port, 7)
         self.sock.recvCalls = 0
-        for n in range(64):
+        for n in range(300):
             self.sock.feedData(b"%d" % n, 7, PEER)
             port.doRead()
-        self.assertEqual([m.payload for m in self.protocols[0].messages], [b"%d" % n for n in range(64)])
+        self.assertEqual([m.payload for m in self.protocols[0].messages], [b"%d" % n for n in range(300)])
         # The first two messages' wake-ups each ended with EAGAIN (the policy
-        # starts with a credit of two); then one probe every 8 wake-ups.
-        self.assertEqual(self.sock.recvCalls, 64 + 2 + 7)
+        # starts with a credit of two); then probes at wake-ups 9, 25, 57,
+        # 121 and 249.
+        self.assertEqual(self.sock.recvCalls, 300 + 2 + 5)
 
     def test_notificationAndPieceReadOn(self) -> None:
         """

@@ -43,14 +43,58 @@ class ReadPolicyTests(SynchronousTestCase):
         policy = ReadPolicy()
         self.assertEqual(wakeups(policy, [1, 1, 1, 1]), [True, True, False, False])
 
-    def test_probesEveryNthWakeup(self) -> None:
+    def test_probesBackOff(self) -> None:
         """
-        While stopping at one message, every C{probeEvery}-th wake-up tries a
-        second read anyway: one empty read in eight wake-ups at low load.
+        While stopping at one message, a probe tries a second read after
+        C{probeEvery} wake-ups; each that finds nothing doubles the gap to
+        the next, up to C{maxProbeEvery}, where it stays.
         """
         policy = ReadPolicy(credit=0)
-        decisions = wakeups(policy, [1] * 24)
-        self.assertEqual([i for i, d in enumerate(decisions) if d], [7, 15, 23])
+        decisions = wakeups(policy, [1] * 1000)
+        probes = [i for i, d in enumerate(decisions) if d]
+        gaps = [b - a for a, b in zip([-1] + probes, probes)]
+        self.assertEqual(gaps, [8, 16, 32, 64] + [128] * 6)
+        self.assertEqual(policy.interval, policy.maxProbeEvery)
+
+    def test_lowLoadProbeRate(self) -> None:
+        """
+        At a steady one message per wake-up, from a fresh policy, the empty
+        second reads fall to one in C{maxProbeEvery} wake-ups: the two of
+        the start-up credit and the back-off's few, then one per 128.
+        """
+        policy = ReadPolicy()
+        decisions = wakeups(policy, [1] * 10000)
+        self.assertEqual(sum(decisions), 2 + 4 + (10000 - 2 - 8 - 16 - 32 - 64) // 128)
+        self.assertLess(sum(decisions[-1280:]), 11)
+
+    def test_foundResetsTheGap(self) -> None:
+        """
+        A probe that finds a message brings the next probe back to
+        C{probeEvery} wake-ups after the credit it gives runs out.
+        """
+        policy = ReadPolicy(credit=0)
+        wakeups(policy, [1] * 500)
+        self.assertEqual(policy.interval, 128)
+        # The next probe (within 128 wake-ups) finds a queued message.
+        decisions = wakeups(policy, [2] * 128)
+        self.assertEqual(policy.interval, policy.probeEvery)
+        first = decisions.index(True)
+        self.assertEqual(decisions[first:], [True] * (128 - first))
+        # Then one message per wake-up again: two empty reads use up the
+        # credit, and the probes start over at eight.
+        decisions = wakeups(policy, [1] * 40)
+        self.assertEqual([i for i, d in enumerate(decisions) if d], [0, 1, 9, 25])
+
+    def test_configurable(self) -> None:
+        """
+        The first gap and the longest are settings; a first gap longer than
+        the longest, or under one, is refused.
+        """
+        policy = ReadPolicy(credit=0, probeEvery=2, maxProbeEvery=4)
+        decisions = wakeups(policy, [1] * 20)
+        self.assertEqual([i for i, d in enumerate(decisions) if d], [1, 5, 9, 13, 17])
+        self.assertRaises(ValueError, ReadPolicy, probeEvery=0)
+        self.assertRaises(ValueError, ReadPolicy, probeEvery=16, maxProbeEvery=8)
 
     def test_backlogSeenAtTheNextProbe(self) -> None:
         """

@@ -123,3 +123,38 @@ class HoldTests(SynchronousTestCase):
         del self.kernel.associationStatus  # type: ignore[attr-defined]
         self.fill()
         self.assertEqual((self.sentTo(1), self.port.stats["held"]), (10, 0))
+
+    def test_wideWindowLooksLessOften(self) -> None:
+        """
+        Where the last look found the peer's window wide open, the next one
+        comes after half of it (up to windowCheckMaxBytes), not after
+        windowCheckBytes: fewer C{SCTP_STATUS} calls per message; as the
+        window closes the looks come closer, and a closed one is held.
+        """
+        looks = []
+        status = self.kernel.associationStatus  # type: ignore[attr-defined]
+
+        def counting(sock: Any, assocID: int) -> Any:
+            looks.append(assocID)
+            return status(sock, assocID)
+
+        self.kernel.associationStatus = counting  # type: ignore[attr-defined]
+        self.windows[2] = (200000, 0)
+        for _ in range(100):
+            self.other.transport.write(b"o" * 1000)
+        # A look after 16,000 bytes (window 200,000): the next after 100,000.
+        self.assertEqual(len(looks), 1)
+        self.windows[2] = (40000, 1)
+        for _ in range(40):
+            self.other.transport.write(b"o" * 1000)
+        # Looks at 116,000 and 136,000 bytes, each finding 40,000: 20,000 apart.
+        self.assertEqual(len(looks), 3)
+        self.windows[2] = (1 << 30, 0)
+        for _ in range(2000):
+            self.other.transport.write(b"o" * 1000)
+        # From 156,000 bytes to 2,140,000, one look in windowCheckMaxBytes.
+        self.assertEqual(len(looks), 3 + 1 + (2140000 - 156000) // self.port.windowCheckMaxBytes)
+        self.windows[2] = STALLED
+        for _ in range(self.port.windowCheckMaxBytes // 1000 + 1):
+            self.other.transport.write(b"o" * 1000)
+        self.assertEqual(self.port.stats["held"], 1)

@@ -662,12 +662,31 @@ def buildWorkers(config: Any, reactor: Any, argv: Sequence[str], probe: Callable
     return top
 
 
+def installReactor() -> None:
+    """
+    Install L{twisted_sctp.reactor.KernelClockReactor} if no reactor is
+    installed yet: C{twistd} installs the one C{--reactor} names while it
+    parses the options, and with none named imports the default only
+    after C{makeService}.  Where epoll is missing, Twisted's default.
+    """
+    if "twisted.internet.reactor" in sys.modules:
+        return
+    try:
+        from twisted_sctp.reactor import install
+    except ImportError:
+        return
+    install()
+
+
 def makeService(config: Any) -> service.MultiService:
     """
     Build the C{sctp-sip} service: the SIP server's listeners, the admin
     endpoint and, if asked for, the metrics endpoint.  On a kernel without
-    SCTP this prints one line saying so and exits with status 1.
+    SCTP this prints one line saying so and exits with status 1.  The
+    reactor is L{twisted_sctp.reactor.KernelClockReactor} unless
+    C{--reactor} chose another (L{installReactor}).
     """
+    installReactor()
     from twisted.internet import reactor
 
     count, index = config.get("workerCount", 1), config.get("workerIndex")

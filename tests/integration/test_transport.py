@@ -412,9 +412,10 @@ class ReadPathTests(TestCase):
         """
         Messages that come one at a time (each sent after the previous echo
         came back) cost the server about one C{recvmsg} each, not two (the
-        data and an C{EAGAIN}): at most one extra read per eight wake-ups.
+        data and an C{EAGAIN}): the extra reads (probes) back off from one
+        in 8 wake-ups to one in 128.
         """
-        count = 80
+        count = 300
         server = listen(self, RecordingFactory(Echo))
         counting = CountingSocket(server.socket)
         server.socket = counting
@@ -424,10 +425,11 @@ class ReadPathTests(TestCase):
         proto.transport.write(b"0")
         yield waitFor(lambda: len(proto.messages) >= count, timeout=60, what="{} echoes".format(count))
         self.assertEqual([m.payload for m in proto.messages], [b"%d" % n for n in range(count)])
-        # 80 data messages and COMM_UP; the first wake-ups read on (2), then
-        # one probe every 8 wake-ups (10): 93 at most, against 162 when every
-        # wake-up reads until EAGAIN.
-        self.assertLessEqual(counting.recvCalls, count + 1 + 2 + count // 8 + 2)
+        # 300 data messages and COMM_UP; the first wake-ups read on (2), then
+        # probes 8, 16, 32, 64 and 128 wake-ups apart (5): 310 at most (2 to
+        # spare), against 342 at one probe in 8 and 602 when every wake-up
+        # reads until EAGAIN.
+        self.assertLessEqual(counting.recvCalls, count + 1 + 2 + 5 + 2)
 
     @defer.inlineCallbacks
     def test_backlogReadInBatches(self) -> Any:

@@ -38,6 +38,7 @@ from twisted_sctp.kernel.constants import IPPROTO_SCTP, MSG_EOR, MSG_NOTIFICATIO
 from twisted_sctp.kernel.kerneloptions import FRAGMENT_INTERLEAVE
 from twisted_sctp.kernel.notifications import decodeNotification
 from twisted_sctp.kernel.readpolicy import ReadPolicy
+from twisted_sctp.clock import IArrivalClock
 from twisted_sctp.kernel.sockopt import CodecError, SndRcvInfo, receiveInfo, receiveTime
 from twisted_sctp.kernel.translate import (
     ASSOC_GONE,
@@ -115,6 +116,8 @@ class KernelBackend:
         #: The peer addresses of each association that came up (kernel id).
         self._paths: Dict[int, Tuple[HostPort, ...]] = {}
         self._readPolicy = ReadPolicy()
+        #: Told each wake-up's first arrival stamp (L{twisted_sctp.reactor}).
+        self._arrived = reactor.arrived if IArrivalClock.providedBy(reactor) else None
         self._ancillaries: Dict[Tuple[SendParameters, int, bool], Ancillary] = {}
 
     # -- ISCTPBackend ----------------------------------------------------
@@ -267,7 +270,9 @@ class KernelBackend:
 
         The sink's C{readTime} during the wake-up is the first message's
         arrival time from the kernel (C{SO_TIMESTAMPNS}), or the reactor's
-        clock where there is none.
+        clock where there is none; a reactor that provides
+        L{twisted_sctp.clock.IArrivalClock} is told that arrival time (it
+        stands in for the clock read of the reactor's next timer check).
         """
         try:
             return self._readMessages()
@@ -308,7 +313,12 @@ class KernelBackend:
             moreQueued = bool(flags & MSG_NOTIFICATION or not flags & MSG_EOR)
             if sink.readTime is None:
                 arrived = receiveTime(ancdata)
-                sink.readTime = self._reactor.seconds() if arrived is None else arrived
+                if arrived is None:
+                    sink.readTime = self._reactor.seconds()
+                else:
+                    sink.readTime = arrived
+                    if self._arrived is not None:
+                        self._arrived(arrived)
             try:
                 self._received(data, ancdata, flags, address)
             except Exception:

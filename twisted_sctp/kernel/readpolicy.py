@@ -9,8 +9,15 @@ one more C{epoll_wait} and reactor iteration per message (the socket stays
 readable, so nothing is lost either way).  L{ReadPolicy} learns which case
 holds from the second reads themselves: a second read that finds a message
 keeps the port reading on; second reads that find nothing stop it, and
-one wake-up in L{ReadPolicy.probeEvery} tries again so that a rising load
-is seen within a few messages.
+a probe every so many wake-ups tries again so that a rising load is seen.
+The probes back off: each that finds nothing doubles the wake-ups to the
+next one, from L{ReadPolicy.probeEvery} up to L{ReadPolicy.maxProbeEvery},
+so that a steady low load pays one empty read in C{maxProbeEvery}
+messages; a probe that finds a message starts over at C{probeEvery} (and
+the port reads on).  A notification read ahead of data (C{COMM_UP} with
+the first request bundled behind it) says nothing about load and does not
+reset the gap: a new association per call would otherwise bring back one
+probe in C{probeEvery}.
 """
 
 from __future__ import annotations
@@ -27,15 +34,24 @@ class ReadPolicy:
         per wake-up; set to L{fullCredit} whenever one finds a message.
     @ivar fullCredit: the credit after a second read that found a message:
         this many empty second reads in a row switch to one read per wake-up.
-    @ivar probeEvery: while reading one message per wake-up, every this
-        many wake-ups try a second read anyway.
+    @ivar probeEvery: while reading one message per wake-up, the first
+        probe comes after this many wake-ups.
+    @ivar maxProbeEvery: the longest gap between probes: each probe that
+        finds nothing doubles the gap, up to this.
+    @ivar interval: the wake-ups from the last probe to the next one.
     @ivar skipped: wake-ups since the last second read (while out of credit).
     """
 
     fullCredit: int = 2
     probeEvery: int = 8
+    maxProbeEvery: int = 128
     credit: int = 2
     skipped: int = 0
+    interval: int = attrs.field(default=attrs.Factory(lambda self: self.probeEvery, takes_self=True))
+
+    def __attrs_post_init__(self) -> None:
+        if not 1 <= self.probeEvery <= self.maxProbeEvery:
+            raise ValueError(f"need 1 <= probeEvery ({self.probeEvery}) <= maxProbeEvery ({self.maxProbeEvery})")
 
     def readOn(self) -> bool:
         """
@@ -45,7 +61,7 @@ class ReadPolicy:
         if self.credit > 0:
             return True
         self.skipped += 1
-        if self.skipped >= self.probeEvery:
+        if self.skipped >= self.interval:
             self.skipped = 0
             return True
         return False
@@ -59,5 +75,8 @@ class ReadPolicy:
         if message:
             self.credit = self.fullCredit
             self.skipped = 0
+            self.interval = self.probeEvery
         elif self.credit > 0:
             self.credit -= 1
+        else:
+            self.interval = min(self.interval * 2, self.maxProbeEvery)

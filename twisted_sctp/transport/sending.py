@@ -142,7 +142,11 @@ class Sender:
     @ivar windowCheckBytes: bytes handed to the backend for one
         association between two looks at its send window (the backend's
         C{sendWindow}: the peer's receive window and our unacknowledged
-        DATA chunks, C{SCTP_STATUS}).  An association whose peer's window
+        DATA chunks, C{SCTP_STATUS}, a system call), at least.  Where the
+        last look found the peer's window open wider, the next look comes
+        after half of it (up to L{windowCheckMaxBytes}): only our own data
+        can close that window, so it is still at least half open by then,
+        and the looks come closer together as it closes.  An association whose peer's window
         is closed with data outstanding is I{held}: its messages wait in
         our queue (bounded, L{maxQueuedBytes}; beyond it sends fail and are
         counted as C{drop_queue_full}) instead of filling the kernel's send
@@ -157,6 +161,7 @@ class Sender:
     maxQueuedBytes = 8 << 20
     highWaterBytes = 256 << 10
     windowCheckBytes = 16 << 10
+    windowCheckMaxBytes = 256 << 10
     holdRecheck = 0.1
     stallAbortAfter = 30.0
 
@@ -176,9 +181,9 @@ class Sender:
         #: Transports whose loseConnection waits for their queue or producer.
         self._closing: Set[Any] = set()
         self._params: Dict[Tuple[int, int, bool, int, int, int], SendParameters] = {}
-        #: Bytes handed to the backend per association since its last
-        #: window check.
-        self._sinceCheck: Dict[Association, int] = {}
+        #: Bytes each association may hand to the backend before the next
+        #: look at its window (L{windowCheckBytes} where absent).
+        self._untilCheck: Dict[Association, int] = {}
         #: Held associations (peer window closed), with when they were held.
         self._held: Dict[Association, float] = {}
         self._holdTimer: Any = None
@@ -327,24 +332,44 @@ class Sender:
         self.stats.messages_out += 1
         self.stats.bytes_out += size
         if assoc.assocID:
-            since = self._sinceCheck.get(assoc, 0) + size
-            if since >= self.windowCheckBytes:
-                since = 0
-                if self._stalled(assoc):
-                    self._hold(assoc)
-            self._sinceCheck[assoc] = since
+            left = self._untilCheck.get(assoc, self.windowCheckBytes) - size
+            if left <= 0:
+                left = self._lookAtWindow(assoc)
+            self._untilCheck[assoc] = left
 
     # -- holding an association whose peer does not read -------------------
+
+    def _window(self, assoc: Association) -> Optional[Tuple[int, int]]:
+        """
+        @return: C{assoc}'s peer's receive window and our DATA chunks
+            outstanding (the backend's C{sendWindow}), or C{None} where the
+            backend cannot say.
+        """
+        look = getattr(self.backend, "sendWindow", None)
+        return look(assoc.assocID) if look is not None and assoc.assocID else None
 
     def _stalled(self, assoc: Association) -> bool:
         """
         @return: whether C{assoc}'s peer has closed its receive window
-            while we have data outstanding (the backend's C{sendWindow};
-            C{False} where the backend cannot say).
+            while we have data outstanding (C{False} where the backend
+            cannot say).
         """
-        look = getattr(self.backend, "sendWindow", None)
-        window = look(assoc.assocID) if look is not None and assoc.assocID else None
+        window = self._window(assoc)
         return window is not None and window[0] == 0 and window[1] > 0
+
+    def _lookAtWindow(self, assoc: Association) -> int:
+        """
+        Look at C{assoc}'s send window and hold it if its peer has closed it.
+
+        @return: the bytes to hand to the backend before the next look.
+        """
+        window = self._window(assoc)
+        if window is None:
+            return self.windowCheckBytes
+        if window[0] == 0 and window[1] > 0:
+            self._hold(assoc)
+            return self.windowCheckBytes
+        return min(max(self.windowCheckBytes, window[0] // 2), self.windowCheckMaxBytes)
 
     def _hold(self, assoc: Association) -> None:
         if assoc in self._held:
@@ -363,7 +388,7 @@ class Sender:
         if self._stalled(assoc):
             return False
         del self._held[assoc]
-        self._sinceCheck[assoc] = 0
+        self._untilCheck.pop(assoc, None)
         if self._queues.waiting(assoc):
             self.backend.startWriting()
         return True
@@ -493,7 +518,7 @@ class Sender:
 
     def _failQueue(self, assoc: Association, reason: str, resend: bool = False) -> None:
         self._held.pop(assoc, None)
-        self._sinceCheck.pop(assoc, None)
+        self._untilCheck.pop(assoc, None)
         if not self._held and self._holdTimer is not None and self._holdTimer.active():
             self._holdTimer.cancel()
             self._holdTimer = None
