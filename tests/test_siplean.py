@@ -9,6 +9,8 @@ takes, what it leaves to the full path).
 
 from __future__ import annotations
 
+import itertools
+
 import os
 import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -21,6 +23,7 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_sctp.sip.base import SIPSettings
+from twisted_sctp.sip.flow import ViaSeal
 from twisted_sctp.sip.lean import OptionsReply, scanOwnOptions
 from twisted_sctp.sip.policy import SecuritySettings
 from twisted_sctp.sip.server import ServerSettings
@@ -64,6 +67,12 @@ class _Pair:
             )
             service.startService()
             case.addCleanup(service.stopService)
+            # Association ids are unique in the process and the Via seal's
+            # key is random: give each service its own count of ids and the
+            # same key, or a request both forward (the full path in both)
+            # differs in our Via's ;i= and ;tsig=.
+            service.ports[0].registry._ids = itertools.count(1)
+            service.server.viaSeal = ViaSeal(b"k" * 32)
             kernel.peers[7] = [UAC]
             kernel.socket.feedNotification(commUp(7), UAC)
             service.ports[0].doRead()

@@ -42,8 +42,10 @@ def stableTag(*parts: Optional[str]) -> str:
         Call-ID), so that a stateless server answers a retransmitted
         request with the same tag.
     """
-    digest = hashlib.sha256("\0".join([p or "" for p in parts]).encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()[:16]
+    text = "\0".join([p or "" for p in parts])
+    # BLAKE2b with an 8-byte digest: 16 hex digits, as the SHA-256 prefix
+    # it replaced, for half the work.
+    return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
 
 
 #: The header lines a stateless reply's To tag is made from.
