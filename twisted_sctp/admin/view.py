@@ -255,10 +255,12 @@ def associationRecords(ports: Sequence[Any]) -> List[Tuple[Any, Association]]:
     """
     Every live association of every listener (the port keeps a record of
     each; with C{assoc_tracking=0} their C{id} is 0), in a stable order:
-    by listener, then id, then kernel assoc_id.
+    by listener, then id, then kernel assoc_id; each with every peer
+    address (those not asked for at COMM_UP are asked for now).
     """
     out: List[Tuple[Any, Association]] = []
     for port in ports:
+        port.registry.resolveAll()
         records = sorted(port.registry, key=lambda a: (a.id or 1 << 62, a.assocID))
         out.extend((port, assoc) for assoc in records)
     return out
