@@ -363,7 +363,8 @@ class AssociationLayer(Sender):
         # Our queue's messages never reached the peer: re-send them when the
         # backend's own unsent ones come back re-sendable (error 0).
         self._failQueue(assoc, "association_lost", resend=how != "port_closed" and error == 0)
-        self._failConnects(assoc, ConnectError(how, error) if how == "connect_failed" else AssociationLost(how, error))
+        if assoc in self._connecting:
+            self._failConnects(assoc, ConnectError(how, error) if how == "connect_failed" else AssociationLost(how, error))
         transport = assoc.transport
         if transport is not None:
             transport.connected = False
