@@ -24,6 +24,7 @@ from twisted_sctp.kernel.constants import PR_SCTP_TTL, AssocChangeState, SendFla
 from twisted_sctp.error import AssociationLimitError, AssociationLost, ConnectError, SendQueueFullError
 from twisted_sctp.transport.interfaces import IAssociationTransport
 from twisted_sctp.kernel.notifications import AssocChange, PartialDeliveryEvent, SendFailed, ShutdownEvent
+from twisted_sctp.transport.address import SCTPAddress
 from twisted_sctp.transport.options import SCTPOptions
 from twisted_sctp.transport.port import MAX_ASSOCS_REASON, SCTPMessage, SCTPPort
 from twisted_sctp.kernel.sockopt import SndRcvInfo
@@ -565,6 +566,22 @@ class PortTestCase(SynchronousTestCase):
         self.assertEqual(assoc.state, AssociationState.ESTABLISHED)
         self.assertTrue(assoc.outgoing)
         self.assertEqual(port.registry.opened, 1)
+
+    def test_connectMultihomedPathsActive(self) -> None:
+        """
+        An association opened to a multihomed peer has every address given
+        to connect active once up, though COMM_UP asked the kernel nothing.
+        """
+        port = self.makePort()
+        second = ("127.0.0.4", PEER[1])
+        d = port.connect(SCTPAddress(PEER[0], PEER[1], (PEER[0], second[0])))
+        self.assertEqual(self.kernel.connects, [[PEER, second]])
+        assoc = self.up(port, self.kernel.nextAssocID)
+        self.assertIs(self.successResultOf(d), self.protocols[0])
+        self.assertEqual(assoc.paths, {PEER: "active", second: "active"})
+        self.assertEqual(assoc.peer.hosts, (PEER[0], second[0]))
+        self.assertIs(port.registry.byPeer(second), assoc)
+        self.assertEqual(self.kernel.peerQueries, [])
 
     def test_connectFails(self) -> None:
         """

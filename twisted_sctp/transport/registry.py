@@ -405,6 +405,11 @@ class AssociationRegistry:
         assoc.outboundStreams = outboundStreams
         assoc.lastActivity = now
         assoc.paths.update(paths)
+        for key, state in assoc.paths.items():
+            if state == "connecting":
+                # An address given to connect is the peer's in the kernel
+                # now, whether or not COMM_UP's caller listed it.
+                assoc.paths[key] = "active"
         self._byKernel[assocID] = assoc
         self._index(assoc)
         return assoc, stale
