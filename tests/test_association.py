@@ -560,6 +560,18 @@ class LazyPathTests(SynchronousTestCase):
         self.assertIsNone(reg.byPeer(("192.0.2.9", 5080)))
         self.assertEqual(asked, [1])
 
+    def test_resolveOne(self) -> None:
+        """
+        L{AssociationRegistry.resolve} asks about one record, once.
+        """
+        reg, assoc, asked = self.lazy()
+        other, _ = reg.up(2, SCTPAddress("10.9.0.1", 5080))
+        reg.lazyPaths(other)
+        reg.resolve(assoc)
+        reg.resolve(assoc)
+        self.assertEqual((asked, reg.unresolved), ([1], 1))
+        self.assertEqual(assoc.peer.hosts, MULTI.hosts)
+
     def test_endedNeedsNoQuery(self) -> None:
         """
         A record that ends is no longer asked about.

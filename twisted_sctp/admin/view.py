@@ -255,12 +255,10 @@ def associationRecords(ports: Sequence[Any]) -> List[Tuple[Any, Association]]:
     """
     Every live association of every listener (the port keeps a record of
     each; with C{assoc_tracking=0} their C{id} is 0), in a stable order:
-    by listener, then id, then kernel assoc_id; each with every peer
-    address (those not asked for at COMM_UP are asked for now).
+    by listener, then id, then kernel assoc_id.
     """
     out: List[Tuple[Any, Association]] = []
     for port in ports:
-        port.registry.resolveAll()
         records = sorted(port.registry, key=lambda a: (a.id or 1 << 62, a.assocID))
         out.extend((port, assoc) for assoc in records)
     return out
@@ -272,8 +270,10 @@ def describeAssociation(port: Any, assoc: Association, now: float) -> Dict[str, 
         registry's timestamps come from the port's reactor).
     @return: the association's flat summary (id, assoc_id, peer, paths and
         their state, state, age, idle, messages and bytes each way, streams)
-        and its C{listener}.
+        and its C{listener}; every peer address (those not asked for at
+        COMM_UP are asked for now, for the records shown only).
     """
+    port.registry.resolve(assoc)
     clock = getattr(port, "_reactor", None)
     entry = assoc.summary(clock.seconds() if clock is not None else now)
     entry["listener"] = listenerName(port)

@@ -256,20 +256,32 @@ class AssociationRegistry:
 
         @return: how many records were asked about.
         """
-        pending, self._unresolved = self._unresolved, {}
-        resolve = self.resolvePaths
-        if resolve is None:
+        if self.resolvePaths is None:
             return 0
-        for assocID, assoc in pending.items():
-            if self._byKernel.get(assocID) is not assoc:
-                continue
-            try:
-                paths = resolve(assocID)
-            except OSError:
-                continue
-            if paths:
-                self.setPaths(assoc, paths)
+        pending, self._unresolved = self._unresolved, {}
+        for assoc in pending.values():
+            self._resolve(assoc)
         return len(pending)
+
+    def resolve(self, assoc: Association) -> None:
+        """
+        Record every peer address of C{assoc} now, if it was marked with
+        L{lazyPaths} and not yet asked about.
+        """
+        if self.resolvePaths is not None and self._unresolved.get(assoc.assocID) is assoc:
+            del self._unresolved[assoc.assocID]
+            self._resolve(assoc)
+
+    def _resolve(self, assoc: Association) -> None:
+        assert self.resolvePaths is not None
+        if self._byKernel.get(assoc.assocID) is not assoc:
+            return
+        try:
+            paths = self.resolvePaths(assoc.assocID)
+        except OSError:
+            return
+        if paths:
+            self.setPaths(assoc, paths)
 
     def wouldExceed(self) -> bool:
         """
