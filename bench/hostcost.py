@@ -16,6 +16,7 @@ the receive-parse-route-reply path driven through a scripted socket.
 
     python -m bench.hostcost --json                 # timings (time.perf_counter)
     python -m bench.hostcost --profile ours         # cProfile of ours
+    python -m bench.hostcost --profile ours-sn      # ... with a new association per OPTIONS
     python -m bench.hostcost --only ours --n 500 --repeat 1   # under callgrind
 
 Timings are the best (least disturbed) of several repeats, with the median
@@ -182,10 +183,11 @@ def _shutdownComp(assocID: int) -> Any:
     return AssocChange(state=AssocChangeState.SHUTDOWN_COMP, error=0, outboundStreams=0, inboundStreams=0, assocID=assocID)
 
 
-def runOursSN(n: int) -> Tuple[float, bytes]:
+def oursSNSetup(n: int) -> Tuple[Any, LeanSocket]:
     """
-    Ours with a new association per OPTIONS (as C{sipp -t sn}): COMM_UP,
-    the OPTIONS, SHUTDOWN_COMP, each association from its own port.
+    @return: L{oursSetup}'s port and socket with C{n} associations
+        scripted on it (as C{sipp -t sn}): COMM_UP, the OPTIONS,
+        SHUTDOWN_COMP, each association from its own port.
     """
     port, sock = oursSetup()
     kernel = port.backend._kernel if hasattr(port.backend, "_kernel") else None
@@ -202,6 +204,14 @@ def runOursSN(n: int) -> Tuple[float, bytes]:
         script.append((data, anc, flags, peer))
         script.append((_shutdownComp(assocID).pack(), [], MSG_NOTIFICATION | MSG_EOR, peer))
     sock.incoming.extend(script)
+    return port, sock
+
+
+def runOursSN(n: int) -> Tuple[float, bytes]:
+    """
+    Ours with a new association per OPTIONS (L{oursSNSetup}).
+    """
+    port, sock = oursSNSetup(n)
     start = time.perf_counter()
     while sock.incoming:
         port.doRead()
@@ -325,15 +335,21 @@ def timeAll(which: List[str], n: int, repeat: int) -> Dict[str, Any]:
     return out
 
 
-def profileOurs(n: int, top: int = 25) -> Dict[str, Any]:
+def profileOurs(n: int, top: int = 25, runner: str = "ours") -> Dict[str, Any]:
     """
-    cProfile of C{n} transactions of ours.
+    cProfile of C{n} transactions of ours (C{runner} C{"ours"}: on one
+    association; C{"ours-sn"}: a new association per transaction).
 
     @return: the total, and the C{top} functions by own time and by
         cumulative time, as text lines.
     """
-    port, sock = oursSetup()
-    sock.incoming.extend(messages(n))
+    if runner == "ours-sn":
+        port, sock = oursSNSetup(n)
+    elif runner == "ours":
+        port, sock = oursSetup()
+        sock.incoming.extend(messages(n))
+    else:
+        raise ValueError("--profile takes ours or ours-sn, not {!r}".format(runner))
     profiler = cProfile.Profile()
     profiler.enable()
     while sock.incoming:
@@ -386,7 +402,7 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--only", default="ours,floor,twisted,fake")
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--profile", default=None, help="cProfile this runner (ours only)")
+    parser.add_argument("--profile", default=None, help="cProfile this runner (ours or ours-sn)")
     parser.add_argument("--callgrind", default=None, help="comma-separated runners to count instructions of")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--quiet", action="store_true")
@@ -396,7 +412,7 @@ def main(argv: List[str]) -> int:
     if args.repeat > 0 and which:
         result["timing"] = timeAll(which, args.n, args.repeat)
     if args.profile:
-        result["profile"] = profileOurs(args.n)
+        result["profile"] = profileOurs(args.n, runner=args.profile)
     if args.callgrind:
         result["callgrind"] = {name: callgrindInstructions(name) for name in args.callgrind.split(",")}
     if args.quiet:

@@ -6,6 +6,7 @@ and host normalisation.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 import attrs
@@ -270,6 +271,20 @@ class HostTests(SynchronousTestCase):
         """
         for text in ["localhost", "", "1.2.3", "::ffff:1.2.3.4.5", "1::2::3"]:
             self.assertRaises(ValueError, normalizeHost, text)
+
+    def test_dottedQuadAsIpaddress(self) -> None:
+        """
+        IPv4 text (the fast path) comes back as C{ipaddress} writes it, and
+        what C{ipaddress} refuses is still refused.
+        """
+        for text in ["0.0.0.0", "255.255.255.255", "10.1.2.3", "01.2.3.4", "1.2.3.04", "256.1.1.1", "1.2.3.4 ",
+                     " 1.2.3.4", "1.2.3.4\n", "1.2.3.4\x00", "0x1.2.3.4", "1.2.3.", "1..2.3", "127.1", "1.2.3.4%eth0"]:
+            try:
+                want = str(ipaddress.ip_address(text.split("%", 1)[0]))
+            except ValueError:
+                self.assertRaises(ValueError, normalizeHost.__wrapped__, text)
+            else:
+                self.assertEqual(normalizeHost.__wrapped__(text), want, text)
 
     def test_familyOf(self) -> None:
         """

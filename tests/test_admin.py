@@ -420,6 +420,22 @@ class CommandTests(AdminTestMixin, SynchronousTestCase):
         self.assertEqual((second["state"], second["age"], second["messages_in"], second["bytes_in"]), ("established", 5, 1, 5))
         self.assertEqual(second["messages_out"], 0)
 
+    def test_associationsListEveryPath(self) -> None:
+        """
+        A multihomed peer's association is listed with every address the
+        kernel reports, though COMM_UP did not ask for them: the listing
+        asks, for the records it shows.
+        """
+        kernel = self.ports[0]._kernel
+        kernel.peers[11] = [("127.0.0.9", 6000), ("127.0.0.10", 6000)]
+        asked = len(kernel.peerQueries)
+        result = self.call(self.client.associations(limit=1), self.pump)
+        [first] = result["associations"]
+        self.assertEqual(first["assoc_id"], 11)
+        self.assertEqual(first["paths"], {"127.0.0.9:6000": "active", "127.0.0.10:6000": "active"})
+        self.assertEqual(first["peer"], "sctp:(127.0.0.9,127.0.0.10):6000")
+        self.assertEqual(kernel.peerQueries[asked:], [11])
+
     def test_associationsPaged(self) -> None:
         """
         limit and offset page the list; total counts them all;

@@ -518,6 +518,108 @@ class PathTests(SynchronousTestCase):
         self.assertEqual(assoc.peer, MULTI)
 
 
+class LazyPathTests(SynchronousTestCase):
+    """
+    Peer addresses asked for only when a lookup by peer address misses
+    (L{AssociationRegistry.lazyPaths}).
+    """
+
+    def lazy(self) -> tuple[AssociationRegistry, Association, list[int]]:
+        reg, _ = registry()
+        asked: list[int] = []
+
+        def resolve(assocID: int) -> list[tuple[str, int]]:
+            asked.append(assocID)
+            return MULTI.paths()
+
+        reg.resolvePaths = resolve
+        assoc, _ = reg.up(1, SCTPAddress("10.0.0.1", 5080))
+        reg.lazyPaths(assoc)
+        return reg, assoc, asked
+
+    def test_hitNeedsNoQuery(self) -> None:
+        """
+        A lookup by the primary address finds the record without asking.
+        """
+        reg, assoc, asked = self.lazy()
+        self.assertEqual(reg.unresolved, 1)
+        self.assertIs(reg.byPeer(("10.0.0.1", 5080)), assoc)
+        self.assertEqual((asked, reg.unresolved), ([], 1))
+
+    def test_missResolvesOnce(self) -> None:
+        """
+        A miss asks once for every unresolved record's addresses: the
+        multihomed peer is then found by a secondary address, and a later
+        miss asks nothing.
+        """
+        reg, assoc, asked = self.lazy()
+        self.assertIs(reg.byPeer(("10.0.1.1", 5080)), assoc)
+        self.assertEqual((asked, reg.unresolved), ([1], 0))
+        self.assertEqual(assoc.peer.hosts, MULTI.hosts)
+        self.assertEqual(assoc.paths[("10.0.2.1", 5080)], "active")
+        self.assertIsNone(reg.byPeer(("192.0.2.9", 5080)))
+        self.assertEqual(asked, [1])
+
+    def test_resolveOne(self) -> None:
+        """
+        L{AssociationRegistry.resolve} asks about one record, once.
+        """
+        reg, assoc, asked = self.lazy()
+        other, _ = reg.up(2, SCTPAddress("10.9.0.1", 5080))
+        reg.lazyPaths(other)
+        reg.resolve(assoc)
+        reg.resolve(assoc)
+        self.assertEqual((asked, reg.unresolved), ([1], 1))
+        self.assertEqual(assoc.peer.hosts, MULTI.hosts)
+
+    def test_endedNeedsNoQuery(self) -> None:
+        """
+        A record that ends is no longer asked about.
+        """
+        reg, _, asked = self.lazy()
+        reg.down(1, "shutdown")
+        self.assertEqual(reg.unresolved, 0)
+        self.assertIsNone(reg.byPeer(("10.0.1.1", 5080)))
+        self.assertEqual(asked, [])
+
+    def test_setPathsResolves(self) -> None:
+        """
+        Addresses given by the caller (data from a new source) resolve the
+        record.
+        """
+        reg, assoc, asked = self.lazy()
+        reg.setPaths(assoc, MULTI.paths())
+        self.assertEqual(reg.unresolved, 0)
+        self.assertIs(reg.byPeer(("10.0.2.1", 5080)), assoc)
+        self.assertEqual(asked, [])
+
+    def test_queryFails(self) -> None:
+        """
+        Where the backend cannot say (C{OSError}), the record keeps what it
+        has and is not asked about again.
+        """
+        reg, assoc, _ = self.lazy()
+
+        def refuse(assocID: int) -> list[tuple[str, int]]:
+            raise OSError("gone")
+
+        reg.resolvePaths = refuse
+        self.assertIsNone(reg.byPeer(("10.0.1.1", 5080)))
+        self.assertEqual((reg.unresolved, assoc.peer.hosts), (0, ("10.0.0.1",)))
+        self.assertIs(reg.byPeer(("10.0.0.1", 5080)), assoc)
+
+    def test_noResolver(self) -> None:
+        """
+        Without C{resolvePaths} a miss is a miss and the record stays
+        unresolved.
+        """
+        reg, _ = registry()
+        assoc, _ = reg.up(1, SCTPAddress("10.0.0.1", 5080))
+        reg.lazyPaths(assoc)
+        self.assertIsNone(reg.byPeer(("10.0.1.1", 5080)))
+        self.assertEqual(reg.unresolved, 1)
+
+
 class CounterTests(SynchronousTestCase):
     """
     Per-association counters and activity times.

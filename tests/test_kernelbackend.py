@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_sctp.kernel.backend import KernelBackend
-from twisted_sctp.kernel.constants import PR_SCTP_TTL, AssocChangeState, PeerAddrState, SendFlags
+from twisted_sctp.kernel.constants import IPPROTO_SCTP, PR_SCTP_TTL, AssocChangeState, PeerAddrState, SendFlags
 from twisted_sctp.kernel.notifications import (
     AdaptationEvent,
     AssocChange,
@@ -188,24 +188,43 @@ class KernelBackendTests(SynchronousTestCase):
 
     def test_commUpCarriesPaths(self) -> None:
         """
-        COMM_UP comes up with every address the kernel reports for the
-        peer; data from a known address then needs no kernel call and
-        carries no paths, data from a new one carries what the kernel now
-        reports.
+        COMM_UP comes up with the primary address only, marked incomplete,
+        without asking the kernel; data from the primary then needs no
+        kernel call and carries no paths, data from a new address carries
+        what the kernel now reports.
         """
         self.kernel.peers[7] = [PEER, PEER2]
         self.sock.feedNotification(commUp(7), PEER)
-        self.sock.feedData(b"a", 7, PEER2, stream=1, ppid=socket.htonl(46))
+        self.sock.feedData(b"a", 7, PEER, stream=1, ppid=socket.htonl(46))
         self.backend.doRead()
         [up] = self.sink.events
-        self.assertEqual((up.assocID, up.paths), (7, (PEER, PEER2)))
+        self.assertEqual((up.assocID, up.paths, up.complete), (7, (PEER,), False))
+        self.assertEqual(self.kernel.peerQueries, [])
         [data] = self.sink.data
-        self.assertEqual(data, DataReceived(7, b"a", 1, 46, 0, PEER2, None))
+        self.assertEqual(data, DataReceived(7, b"a", 1, 46, 0, PEER, None))
+        self.sock.feedData(b"a2", 7, PEER2)
+        self.backend.doRead()
+        self.assertEqual(self.sink.data[-1].paths, (PEER, PEER2))
+        self.assertEqual(self.kernel.peerQueries, [7])
         third = ("127.0.0.4", 5070)
         self.kernel.peers[7] = [PEER, PEER2, third]
         self.sock.feedData(b"b", 7, third)
         self.backend.doRead()
         self.assertEqual(self.sink.data[-1].paths, (PEER, PEER2, third))
+
+    def test_controlMessageOfEachAssociation(self) -> None:
+        """
+        The packed C{SCTP_SNDRCV} of a send on an association is the one
+        L{sendInfo} packs for it, for any id (the largest and the
+        negative ones the kernel never gives included) and parameters.
+        """
+        params = [SendParameters(), SendParameters(stream=3, ppid=46, unordered=True, ttl=500, context=9, retries=2)]
+        for p in params:
+            for ttl in (True, False):
+                for assocID in (0, 1, 7, 0x7FFFFFFF, -1, -0x80000000):
+                    want = [(IPPROTO_SCTP, 1, sendInfo(p, assocID, ttl).pack())]
+                    self.assertEqual(self.backend._ancillary(p, assocID, ttl), want)
+                    self.assertEqual(self.backend._ancillary(p, assocID, ttl), want)
 
     def test_sendErrnos(self) -> None:
         """

@@ -24,6 +24,7 @@ from twisted_sctp.kernel.constants import PR_SCTP_TTL, AssocChangeState, SendFla
 from twisted_sctp.error import AssociationLimitError, AssociationLost, ConnectError, SendQueueFullError
 from twisted_sctp.transport.interfaces import IAssociationTransport
 from twisted_sctp.kernel.notifications import AssocChange, PartialDeliveryEvent, SendFailed, ShutdownEvent
+from twisted_sctp.transport.address import SCTPAddress
 from twisted_sctp.transport.options import SCTPOptions
 from twisted_sctp.transport.port import MAX_ASSOCS_REASON, SCTPMessage, SCTPPort
 from twisted_sctp.kernel.sockopt import SndRcvInfo
@@ -456,6 +457,36 @@ class PortTestCase(SynchronousTestCase):
         self.assertEqual(self.protocols[0].lost[0].value.how, "autoclose")
         self.assertEqual((port.stats.assoc_shutdown, port.stats.remote_shutdown, port.stats.autoclosed), (1, 0, 1))
 
+    def test_multihomedPeerLazyPaths(self) -> None:
+        """
+        COMM_UP asks the kernel nothing; a multihomed peer is still found
+        by a secondary address (one C{SCTP_GET_PEER_ADDRS} then), so a send
+        to that address goes on its association, not a new one.
+        """
+        port = self.makePort()
+        assoc = self.up(port, 7)
+        self.kernel.peers[7] = [PEER, ("127.0.0.4", PEER[1])]
+        self.assertEqual((self.kernel.peerQueries, port.registry.unresolved), ([], 1))
+        self.assertIs(port.sendMessage(b"to the second path", ("127.0.0.4", PEER[1])), assoc)
+        self.assertEqual(self.kernel.peerQueries, [7])
+        self.assertEqual(assoc.peer.hosts, (PEER[0], "127.0.0.4"))
+        self.assertEqual(len(port.registry), 1)
+        self.assertEqual((assoc.messagesOut, port.registry.wouldExceed()), (1, False))
+
+    def test_shortAssociationNeverQueried(self) -> None:
+        """
+        An association that comes up, carries a message from its primary
+        address and ends costs no peer-address query.
+        """
+        port = self.makePort()
+        self.up(port, 7)
+        self.sock.feedData(b"hello", 7, PEER)
+        self.sock.feedNotification(AssocChange(state=AssocChangeState.SHUTDOWN_COMP, assocID=7), PEER)
+        port.doRead()
+        self.assertEqual([m.payload for m in self.protocols[0].messages], [b"hello"])
+        self.assertEqual(self.kernel.peerQueries, [])
+        self.assertEqual((len(port.registry), port.registry.unresolved, port.registry.opened), (0, 0, 0))
+
     def test_reusedKernelIDNotConfused(self) -> None:
         """
         Data with a kernel assoc_id that now belongs to another peer (the old
@@ -535,6 +566,22 @@ class PortTestCase(SynchronousTestCase):
         self.assertEqual(assoc.state, AssociationState.ESTABLISHED)
         self.assertTrue(assoc.outgoing)
         self.assertEqual(port.registry.opened, 1)
+
+    def test_connectMultihomedPathsActive(self) -> None:
+        """
+        An association opened to a multihomed peer has every address given
+        to connect active once up, though COMM_UP asked the kernel nothing.
+        """
+        port = self.makePort()
+        second = ("127.0.0.4", PEER[1])
+        d = port.connect(SCTPAddress(PEER[0], PEER[1], (PEER[0], second[0])))
+        self.assertEqual(self.kernel.connects, [[PEER, second]])
+        assoc = self.up(port, self.kernel.nextAssocID)
+        self.assertIs(self.successResultOf(d), self.protocols[0])
+        self.assertEqual(assoc.paths, {PEER: "active", second: "active"})
+        self.assertEqual(assoc.peer.hosts, (PEER[0], second[0]))
+        self.assertIs(port.registry.byPeer(second), assoc)
+        self.assertEqual(self.kernel.peerQueries, [])
 
     def test_connectFails(self) -> None:
         """
@@ -738,7 +785,9 @@ class PortTestCase(SynchronousTestCase):
         infos = [(info.assocID, socket.ntohl(info.ppid), info.timetolive) for _, info, _ in self.sock.sent]
         self.assertEqual(infos, [(7, 46, 100), (7, 46, 100), (8, 46, 100), (7, 47, 100), (7, 46, 200)])
         self.assertIs(port.sendParameters(0, 46, True, None, 0), port.sendParameters(0, 46, True, None, 0))
-        self.assertEqual(len(port.backend._ancillaries), 4)
+        # One per association and parameters (each made from its
+        # parameters' assoc_id 0 form, kept beside them).
+        self.assertEqual(sorted(k[1] for k in port.backend._ancillaries), [0, 0, 0, 7, 7, 7, 8])
 
     def test_logPrefixNamesTheListener(self) -> None:
         """

@@ -192,6 +192,8 @@ class FakeKernel:
     @ivar kinds: the socket type of each C{openSocket} call.
     @ivar peers: kernel assoc_id -> the peer addresses C{peerAddresses}
         reports.
+    @ivar peerQueries: the assoc_ids C{peerAddresses} was asked about, in
+        order (each one a C{getsockopt} on a real kernel).
     @ivar connects: the C{connectx} calls, as lists of addresses.
     @ivar runtime: the C{applyRuntimeOption} calls.
     """
@@ -200,6 +202,7 @@ class FakeKernel:
         self.socket = FakeSCTPSocket()
         self.boundPort = boundPort
         self.peers: Dict[int, List[HostPort]] = {}
+        self.peerQueries: List[int] = []
         self.connects: List[List[HostPort]] = []
         self.nextAssocID = 100
         self.runtime: List[Tuple[str, int]] = []
@@ -229,6 +232,7 @@ class FakeKernel:
         return (port or self.boundPort, [])
 
     def peerAddresses(self, sock: Any, assocID: int) -> List[HostPort]:
+        self.peerQueries.append(assocID)
         if assocID not in self.peers:
             raise OSError(errno.EINVAL, "no such association")
         return list(self.peers[assocID])

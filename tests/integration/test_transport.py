@@ -65,6 +65,38 @@ class TransportTests(TestCase):
         self.assertEqual(server.stats.established, 2)
 
     @defer.inlineCallbacks
+    def test_multihomedPeerFoundBySecondaryAddress(self) -> Any:
+        """
+        A peer bound to 127.0.0.3 and 127.0.0.4 connects: the server's
+        COMM_UP asks the kernel nothing more than its primary address, yet
+        the association is found by the other address (the lookup miss
+        asks the kernel), and a message sent to that address goes on it:
+        no second association on either side, and the peer gets it.
+        """
+        server = listen(self, RecordingFactory(Echo))
+        client = listen(self, RecordingFactory(Recorder), ["127.0.0.3", "127.0.0.4"])
+        proto = yield client.connect(("127.0.0.1", server.getHost().port))
+        proto.transport.write(b"hello")
+        yield waitFor(lambda: proto.messages, what="echo")
+        [assoc] = list(server.registry)
+        primary = assoc.peer.host
+        self.assertIn(primary, ("127.0.0.3", "127.0.0.4"))
+        other = ("127.0.0.4" if primary == "127.0.0.3" else "127.0.0.3", client.getHost().port)
+        # Only the primary so far (the kernel's ADDR_CONFIRMED for the other
+        # path comes after its first heartbeat, an RTO, 3 s, later).
+        self.assertEqual((server.registry.unresolved, list(assoc.paths)), (1, [(primary, other[1])]))
+        found = server.registry.byPeer(other)
+        self.assertIs(found, assoc)
+        self.assertEqual(server.registry.unresolved, 0)
+        self.assertEqual(sorted(assoc.peer.hosts), ["127.0.0.3", "127.0.0.4"])
+        self.assertIs(server.sendMessage(b"to the other address", other), assoc)
+        yield waitFor(lambda: len(proto.messages) >= 2, what="the message sent to the other address")
+        self.assertEqual(proto.messages[1].payload, b"to the other address")
+        self.assertEqual((len(server.registry), len(client.registry)), (1, 1))
+        self.assertEqual((server.stats.established, client.stats.established), (1, 1))
+        self.assertEqual(len(client.factory.built), 1)
+
+    @defer.inlineCallbacks
     def test_ipv6(self) -> Any:
         """
         A listener on [::1] exchanges messages with a client on [::1].

@@ -270,8 +270,10 @@ def describeAssociation(port: Any, assoc: Association, now: float) -> Dict[str, 
         registry's timestamps come from the port's reactor).
     @return: the association's flat summary (id, assoc_id, peer, paths and
         their state, state, age, idle, messages and bytes each way, streams)
-        and its C{listener}.
+        and its C{listener}; every peer address (those not asked for at
+        COMM_UP are asked for now, for the records shown only).
     """
+    port.registry.resolve(assoc)
     clock = getattr(port, "_reactor", None)
     entry = assoc.summary(clock.seconds() if clock is not None else now)
     entry["listener"] = listenerName(port)

@@ -11,9 +11,11 @@ associations' messages come interleaved, each with its receive info) up to
 L{KernelBackend.maxMessageSize} and beyond it dropped and counted; the ancillary data and the notifications
 become the neutral events of L{twisted_sctp.transport.events}
 (L{twisted_sctp.kernel.translate}), handed to the sink (the association
-layer) whole.  The backend keeps each association's peer addresses, read
-at COMM_UP, so that a message from an address new to it comes up with
-every address the kernel now reports: the layer never asks back.
+layer) whole.  The backend keeps the peer addresses it knows of each
+association (from COMM_UP the primary only: the kernel is not asked there,
+the event says C{complete=False} and the layer asks L{peerAddresses} when a
+lookup by peer address misses), so that a message from an address new to
+it comes up with every address the kernel now reports.
 
 Send: C{sendmsg} with one C{SCTP_SNDRCV} control message per distinct
 parameters (packed once and kept), by assoc_id or by address; errnos become
@@ -23,10 +25,10 @@ PR-SCTP TTL policy is left out until the association is up (see L{send}).
 
 from __future__ import annotations
 
+import struct
 from socket import AF_INET, AF_INET6, ntohl
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
-import attrs
 from zope.interface import implementer
 
 from twisted.internet import error as ierror, main
@@ -34,9 +36,9 @@ from twisted.internet.interfaces import ILoggingContext, IReadDescriptor, IWrite
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from twisted_sctp.kernel.constants import IPPROTO_SCTP, MSG_EOR, MSG_NOTIFICATION, SendFlags
+from twisted_sctp.kernel.constants import IPPROTO_SCTP, MSG_EOR, MSG_NOTIFICATION, AssocChangeState, SendFlags
 from twisted_sctp.kernel.kerneloptions import FRAGMENT_INTERLEAVE
-from twisted_sctp.kernel.notifications import decodeNotification
+from twisted_sctp.kernel.notifications import AssocChange, decodeNotification
 from twisted_sctp.kernel.readpolicy import ReadPolicy
 from twisted_sctp.clock import IArrivalClock
 from twisted_sctp.kernel.sockopt import CodecError, SndRcvInfo, receiveInfo, receiveTime
@@ -51,8 +53,15 @@ from twisted_sctp.kernel.translate import (
 )
 from twisted_sctp.transport.address import HostPort, familyOf
 from twisted_sctp.transport.backend import AssociationGoneError, ISCTPBackend, ISCTPBackendSink
-from twisted_sctp.transport.events import AssociationDown, AssociationUp, DataReceived, PartialDeliveryAborted, PathChanged, SendParameters
+from twisted_sctp.transport.events import AssociationDown, DataReceived, PartialDeliveryAborted, PathChanged, SendParameters
 from twisted_sctp.transport.options import SCTPOptions
+
+#: The ASSOC_CHANGE states that bring an association up.
+_UP_STATES = frozenset((AssocChangeState.COMM_UP, AssocChangeState.RESTART))
+
+#: Where C{sinfo_assoc_id} lies in a packed C{sctp_sndrcvinfo} (its last field), and its form.
+_ASSOC_ID = struct.Struct("@i")
+_ASSOC_ID_AT = SndRcvInfo._layout.size - _ASSOC_ID.size
 
 #: How many packed control messages a backend keeps (it starts afresh when full).
 _SEND_CACHE_SIZE = 4096
@@ -408,16 +417,14 @@ class KernelBackend:
             _log.warn("{prefix} bad SCTP notification: {err}", prefix=self.logPrefix(), err=e)
             return
         assocID = getattr(note, "assocID", 0)
-        paths: Tuple[HostPort, ...] = ()
+        if type(note) is AssocChange and note.state in _UP_STATES:
+            # No SCTP_GET_PEER_ADDRS here (a system call per association):
+            # the layer asks for the other addresses when it needs them.
+            paths = self._paths[assocID] = (source or ("", 0),)
+            self._sink.eventReceived(toEvent(note, source, paths, complete=False))
+            return
         event = toEvent(note, source)
-        if isinstance(event, AssociationUp):
-            primary = source or ("", 0)
-            paths = self._peerPaths(assocID, primary)
-            if primary not in paths:
-                paths = (primary,) + paths
-            self._paths[assocID] = paths
-            event = attrs.evolve(event, paths=paths)
-        elif isinstance(event, AssociationDown):
+        if isinstance(event, AssociationDown):
             self._paths.pop(assocID, None)
             if self._forgetPartial((False, assocID)):
                 stats.drop("no_eor")
@@ -446,7 +453,15 @@ class KernelBackend:
         if ancillary is None:
             if len(self._ancillaries) >= _SEND_CACHE_SIZE:
                 self._ancillaries.clear()
-            ancillary = self._ancillaries[key] = [(IPPROTO_SCTP, 1, sendInfo(params, assocID, ttl).pack())]
+            # A new association's first send: the parameters' packed form
+            # (assoc_id 0, kept too) with the id put in its last four bytes.
+            packed = self._ancillaries.get((params, 0, ttl))
+            if packed is None:
+                packed = self._ancillaries[(params, 0, ttl)] = [(IPPROTO_SCTP, 1, sendInfo(params, 0, ttl).pack())]
+            if assocID:
+                data = packed[0][2]
+                packed = [(IPPROTO_SCTP, 1, data[:_ASSOC_ID_AT] + _ASSOC_ID.pack(assocID))]
+            ancillary = self._ancillaries[key] = packed
         return ancillary
 
     def _sockaddr(self, address: HostPort) -> Tuple[Any, ...]:

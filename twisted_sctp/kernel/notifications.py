@@ -65,7 +65,8 @@ def _trailing(data: bytes, size: int, length: int) -> bytes:
     @return: the bytes after a structure of C{size} bytes, up to C{length}
         or the end of C{data}, whichever comes first.
     """
-    return data[size : max(size, min(length, len(data)))]
+    # (A slice stops at the end of data, and is empty where length <= size.)
+    return data[size:length]
 
 
 _N = TypeVar("_N", bound="_FixedNotification")

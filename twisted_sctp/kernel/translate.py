@@ -122,10 +122,12 @@ def sendParameters(info: Union[SndRcvInfo, SndInfo]) -> SendParameters:
     )
 
 
-def toEvent(note: Notification, source: Optional[HostPort], paths: Sequence[HostPort] = ()) -> Event:
+def toEvent(note: Notification, source: Optional[HostPort], paths: Sequence[HostPort] = (), complete: bool = True) -> Event:
     """
     @param paths: for a COMM_UP or RESTART, the peer's addresses as the
         kernel reports them.
+    @param complete: whether C{paths} is all of them (see
+        L{AssociationUp.complete}).
     @return: the neutral event of a decoded notification (its C{native} is
         C{note}).
     """
@@ -139,6 +141,7 @@ def toEvent(note: Notification, source: Optional[HostPort], paths: Sequence[Host
                 tuple(paths),
                 note.inboundStreams,
                 note.outboundStreams,
+                complete,
                 native=note,
             )
         reason = _DOWN.get(state)

@@ -35,6 +35,14 @@ def normalizeHost(host: str) -> str:
         become plain IPv4).  Results are cached (the receive path asks for
         the same few peers on every message; C{ipaddress} takes microseconds).
     """
+    try:
+        # A canonical dotted quad (every IPv4 peer the kernel reports) is its
+        # own answer: two C calls instead of ipaddress's parse, which a new
+        # peer address (not yet cached) would otherwise pay.
+        if socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, host)) == host:
+            return host
+    except (OSError, ValueError, TypeError):
+        pass
     ip = ipaddress.ip_address(host.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return str(ip.ipv4_mapped)

@@ -88,6 +88,9 @@ class AssociationUp:
 
     @ivar source: the peer's primary address, if known.
     @ivar paths: every address of the peer, primary first where known.
+    @ivar complete: whether C{paths} is every address of the peer; if not
+        (the kernel backend does not ask at COMM_UP), the rest are had from
+        the backend's C{peerAddresses} when a lookup needs them.
     """
 
     kind: ClassVar[str] = "assoc_change"
@@ -98,6 +101,7 @@ class AssociationUp:
     paths: Tuple[HostPort, ...] = ()
     inboundStreams: int = 0
     outboundStreams: int = 0
+    complete: bool = True
     native: Any = attrs.field(default=None, eq=False, repr=False)
 
 

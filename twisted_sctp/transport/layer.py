@@ -125,6 +125,7 @@ class AssociationLayer(Sender):
         self.registry = AssociationRegistry(
             reactor, tracking=bool(self.options.assoc_tracking), maxAssocs=self.options.max_assocs
         )
+        self.registry.resolvePaths = self._peerAddresses
         self.stats = SCTPStats()
         self.observers: List[Callable[[SCTPEvent], None]] = []
         self.connected = False
@@ -203,10 +204,18 @@ class AssociationLayer(Sender):
         self._attachProtocol(assoc)
         return assoc
 
+    def _peerAddresses(self, assocID: int) -> List[HostPort]:
+        """
+        The registry's C{resolvePaths}: the backend's peer addresses of
+        C{assocID}, asked for only when a lookup by peer address misses.
+        """
+        return self.backend.peerAddresses(assocID)
+
     def eventReceived(self, event: Event) -> None:
         handler = self._handlers.get(type(event))
         assoc = handler(event) if handler is not None else None
-        self._notify(SCTPEvent(event.kind, assoc, event.native, getattr(event, "source", None)))
+        if self.observers:
+            self._notify(SCTPEvent(event.kind, assoc, event.native, getattr(event, "source", None)))
 
     def _notify(self, event: SCTPEvent) -> None:
         for observer in list(self.observers):
@@ -230,7 +239,12 @@ class AssociationLayer(Sender):
         assoc, stale = self.registry.up(event.assocID, peer, event.inboundStreams, event.outboundStreams)
         if stale is not None:
             self._lost(stale, "comm_lost")
-        self.registry.setPaths(assoc, paths)
+        if len(paths) > 1 or assoc.outgoing:
+            # (up() has recorded the peer's addresses; an outgoing record may
+            # have more, given to connect.)
+            self.registry.setPaths(assoc, paths)
+        if not event.complete:
+            self.registry.lazyPaths(assoc)
         limit = self.registry.maxAssocs
         if limit >= 0 and self.registry.opened > limit:
             assoc.rejected = True
@@ -349,7 +363,8 @@ class AssociationLayer(Sender):
         # Our queue's messages never reached the peer: re-send them when the
         # backend's own unsent ones come back re-sendable (error 0).
         self._failQueue(assoc, "association_lost", resend=how != "port_closed" and error == 0)
-        self._failConnects(assoc, ConnectError(how, error) if how == "connect_failed" else AssociationLost(how, error))
+        if assoc in self._connecting:
+            self._failConnects(assoc, ConnectError(how, error) if how == "connect_failed" else AssociationLost(how, error))
         transport = assoc.transport
         if transport is not None:
             transport.connected = False

@@ -15,13 +15,18 @@ Semantics (after Kamailio's sctp module, with its quirks fixed):
     L{AssociationRegistry.tracked} reports -1 and C{total} does not grow.
   - A kernel assoc_id seen again with a different peer is a new association:
     the old record is closed first, never confused with the new one.
+  - Peer addresses can be learnt lazily: a record marked with
+    L{AssociationRegistry.lazyPaths} knows only its primary address until a
+    lookup by peer address misses (L{AssociationRegistry.byPeer}), which
+    asks L{AssociationRegistry.resolvePaths} for every such record's
+    addresses once, or until the caller gives them (L{AssociationRegistry.setPaths}).
 """
 
 from __future__ import annotations
 
 import enum
 import itertools
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import attrs
 
@@ -142,6 +147,9 @@ class AssociationRegistry:
     @ivar opened: open associations (COMM_UP minus COMM_LOST/SHUTDOWN_COMP),
         Kamailio's C{current_opened_connections}.
     @ivar total: tracked associations ever created (C{total_connections}).
+    @ivar resolvePaths: gives every peer address of a kernel association
+        (may raise C{OSError}); where it is C{None}, records marked with
+        L{lazyPaths} keep only the addresses they have.
     """
 
     def __init__(
@@ -166,6 +174,10 @@ class AssociationRegistry:
         self._byPeer: Dict[HostPort, Association] = {}
         self._pending: List[Association] = []
         self._connecting: set[Association] = set()
+        #: Kernel id -> the live records whose peer addresses beyond the
+        #: primary have not been asked for (see lazyPaths).
+        self._unresolved: Dict[int, Association] = {}
+        self.resolvePaths: Optional[Callable[[int], Sequence[HostPort]]] = None
 
     # -- queries ---------------------------------------------------------
 
@@ -206,10 +218,70 @@ class AssociationRegistry:
 
     def byPeer(self, address: HostPort) -> Optional[Association]:
         """
+        On a miss while some records' peer addresses are unknown
+        (L{lazyPaths}), those are asked for (L{resolveAll}) and the lookup
+        is made again: a multihomed peer is found by any of its addresses.
+
         @return: the live (or connecting) association with a peer at
             C{address}.
         """
-        return self._byPeer.get(_key(address))
+        key = _key(address)
+        assoc = self._byPeer.get(key)
+        if assoc is None and self._unresolved and self.resolvePaths is not None:
+            self.resolveAll()
+            assoc = self._byPeer.get(key)
+        return assoc
+
+    @property
+    def unresolved(self) -> int:
+        """
+        How many live records know only the peer addresses they came up
+        with (L{lazyPaths}).
+        """
+        return len(self._unresolved)
+
+    def lazyPaths(self, assoc: Association) -> None:
+        """
+        C{assoc}'s peer may have addresses beyond those recorded: ask
+        L{resolvePaths} for them when a lookup by peer address misses.
+        """
+        if assoc.assocID and assoc.state is not AssociationState.CLOSED:
+            self._unresolved[assoc.assocID] = assoc
+
+    def resolveAll(self) -> int:
+        """
+        Record every peer address of each record marked with L{lazyPaths}
+        (one L{resolvePaths} call each; a record whose association the
+        backend no longer knows keeps what it has).
+
+        @return: how many records were asked about.
+        """
+        if self.resolvePaths is None:
+            return 0
+        pending, self._unresolved = self._unresolved, {}
+        for assoc in pending.values():
+            self._resolve(assoc)
+        return len(pending)
+
+    def resolve(self, assoc: Association) -> None:
+        """
+        Record every peer address of C{assoc} now, if it was marked with
+        L{lazyPaths} and not yet asked about.
+        """
+        if self.resolvePaths is not None and self._unresolved.get(assoc.assocID) is assoc:
+            del self._unresolved[assoc.assocID]
+            self._resolve(assoc)
+
+    def _resolve(self, assoc: Association) -> None:
+        assert self.resolvePaths is not None
+        if self._byKernel.get(assoc.assocID) is not assoc:
+            return
+        try:
+            paths = self.resolvePaths(assoc.assocID)
+        except OSError:
+            return
+        if paths:
+            self.setPaths(assoc, paths)
 
     def wouldExceed(self) -> bool:
         """
@@ -239,15 +311,26 @@ class AssociationRegistry:
     def _unindex(self, assoc: Association) -> None:
         if self._byID.get(assoc.id) is assoc:
             del self._byID[assoc.id]
-        if self._byKernel.get(assoc.assocID) is assoc:
-            del self._byKernel[assoc.assocID]
-        # Every peer-address key of assoc is one of its paths or its peer's
-        # addresses (see _index, pathChange, setPaths): look only at those,
-        # not at every association's (that made each end O(associations)).
-        for key in {_key(p) for p in assoc.paths} | {_key(p) for p in assoc.peer.paths()}:
-            if self._byPeer.get(key) is assoc:
-                del self._byPeer[key]
-        if assoc in self._pending:
+        assocID = assoc.assocID
+        if self._byKernel.get(assocID) is assoc:
+            del self._byKernel[assocID]
+        if self._unresolved.get(assocID) is assoc:
+            del self._unresolved[assocID]
+        # Every peer-address key of assoc is one of its paths (already keys)
+        # or its peer's addresses (see _index, pathChange, setPaths): look
+        # only at those, not at every association's (that made each end
+        # O(associations)).
+        byPeer = self._byPeer
+        paths = assoc.paths
+        for key in paths:
+            if byPeer.get(key) is assoc:
+                del byPeer[key]
+        for path in assoc.peer.paths():
+            if path not in paths:
+                key = _key(path)
+                if byPeer.get(key) is assoc:
+                    del byPeer[key]
+        if self._pending and assoc in self._pending:
             self._pending.remove(assoc)
 
     def connecting(self, peer: SCTPAddress, assocID: int = 0) -> Association:
@@ -290,16 +373,19 @@ class AssociationRegistry:
         now = self._clock.seconds()
         self.opened += 1
         stale = None
+        paths = {_key(p): "active" for p in peer.paths()}
         assoc = self._byKernel.get(assocID)
-        if assoc is not None and not any(assoc.hasPath(_key(p)) for p in peer.paths()):
+        if assoc is not None and not any(assoc.hasPath(key) for key in paths):
             stale = assoc
             if stale.upSeen:
                 self.opened = max(0, self.opened - 1)
             self._closeRecord(stale, "comm_lost")
             assoc = None
-        if assoc is None:
+        if assoc is None and self._pending:
             assoc = self._matchPending(peer)
         if assoc is None:
+            # The common case (an incoming association): one record, its
+            # keys indexed once.
             assoc = Association(
                 id=self._newID(),
                 assocID=assocID,
@@ -307,7 +393,18 @@ class AssociationRegistry:
                 state=AssociationState.ESTABLISHED,
                 created=now,
                 lastActivity=now,
+                paths=paths,
+                inboundStreams=inboundStreams,
+                outboundStreams=outboundStreams,
+                upSeen=True,
             )
+            self._byKernel[assocID] = assoc
+            if assoc.id:
+                self._byID[assoc.id] = assoc
+            byPeer = self._byPeer
+            for key in paths:
+                byPeer[key] = assoc
+            return assoc, stale
         else:
             if assoc in self._pending:
                 self._pending.remove(assoc)
@@ -319,8 +416,12 @@ class AssociationRegistry:
         assoc.inboundStreams = inboundStreams
         assoc.outboundStreams = outboundStreams
         assoc.lastActivity = now
-        for path in peer.paths():
-            assoc.paths[_key(path)] = "active"
+        assoc.paths.update(paths)
+        for key, state in assoc.paths.items():
+            if state == "connecting":
+                # An address given to connect is the peer's in the kernel
+                # now, whether or not COMM_UP's caller listed it.
+                assoc.paths[key] = "active"
         self._byKernel[assocID] = assoc
         self._index(assoc)
         return assoc, stale
@@ -380,8 +481,11 @@ class AssociationRegistry:
 
     def setPaths(self, assoc: Association, addresses: Iterable[HostPort]) -> None:
         """
-        Record every peer address the kernel reports for C{assoc}.
+        Record every peer address the kernel reports for C{assoc} (which
+        so no longer needs asking about, see L{lazyPaths}).
         """
+        if self._unresolved.get(assoc.assocID) is assoc:
+            del self._unresolved[assoc.assocID]
         for address in addresses:
             key = _key(address)
             assoc.paths.setdefault(key, "active")
