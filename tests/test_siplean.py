@@ -292,7 +292,7 @@ class ScanTests(SynchronousTestCase):
         scan = scanOwnOptions(SIPP, 16384)
         assert scan is not None
         self.assertEqual((scan.uri.host, scan.uri.port, scan.via.branch, scan.toHasTag), ("127.0.0.1", 5060, "z9hG4bK-1234-1-0", False))
-        self.assertEqual([c for c, _, _ in scan.lines], ["via", "from", "to", "call-id", "cseq"])
+        self.assertEqual(scan.order, ("via", "from", "to", "call-id", "cseq"))
 
     def test_fullPathShapes(self) -> None:
         """

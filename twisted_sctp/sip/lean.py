@@ -92,22 +92,52 @@ def _canonical(name: bytes) -> str:
 class OwnOptions:
     """
     What L{scanOwnOptions} read from an OPTIONS: the Request-URI, the top
-    Via, whether To has a tag, and the lines the reply copies, in order.
+    Via, whether To has a tag, and the lines the reply copies.
 
     @ivar uri: the L{SIPURI} of the Request-URI.
     @ivar via: the one L{Via}.
     @ivar toHasTag: whether To has a tag.
-    @ivar lines: the C{(canonical, raw line, value)} of each copied line in
-        the order it came (raw line: C{Name: value} as bytes).
+    @ivar copied: the raw lines (C{Name: value} as bytes) of Via, From, To,
+        Call-ID and CSeq, in that order.
+    @ivar tagValues: the values of Via, From and Call-ID in the order they
+        came (the stateless To tag is made of them).
+    @ivar order: the copied headers' canonical names in the order they came.
     """
 
-    __slots__ = ("uri", "via", "toHasTag", "lines")
+    __slots__ = ("uri", "via", "toHasTag", "copied", "tagValues", "order")
 
-    def __init__(self, uri: SIPURI, via: Via, toHasTag: bool, lines: list[Tuple[str, bytes, str]]) -> None:
+    def __init__(self, uri: SIPURI, via: Via, toHasTag: bool, copied: Tuple[bytes, ...], tagValues: Tuple[str, ...], order: Tuple[str, ...]) -> None:
         self.uri = uri
         self.via = via
         self.toHasTag = toHasTag
-        self.lines = lines
+        self.copied = copied
+        self.tagValues = tagValues
+        self.order = order
+
+
+class _Plan:
+    """
+    Where the lines of a header block of one shape (one sequence of header
+    names) are: the line index and value offset of Via, From and Call-ID,
+    the line index of To and CSeq, and the C{(canonical, index, offset)} of
+    each line whose check is remembered (To, CSeq, Contact, Max-Forwards,
+    Content-Length).
+    """
+
+    __slots__ = ("via", "viaAt", "from_", "fromAt", "callID", "callIDAt", "to", "cseq", "checked", "tagOrder", "order")
+
+    def __init__(self, steps: list[Tuple[str, int, int]]) -> None:
+        where = {canonical: (index, offset) for canonical, index, offset in steps}
+        self.via, self.viaAt = where["via"]
+        self.from_, self.fromAt = where["from"]
+        self.callID, self.callIDAt = where["call-id"]
+        self.to = where["to"][0]
+        self.cseq = where["cseq"][0]
+        self.checked = tuple(step for step in steps if step[0] not in _TAG_HEADERS)
+        tagged = [canonical for canonical, _, _ in steps if canonical in _TAG_HEADERS]
+        #: Indices into (Via, From, Call-ID) in the order they came.
+        self.tagOrder = tuple(("via", "from", "call-id").index(canonical) for canonical in tagged)
+        self.order = tuple(canonical for canonical, _, _ in steps if canonical in _COPIED)
 
 
 def _checkOnce(canonical: str, value: str) -> object:
@@ -133,17 +163,16 @@ def _checkOnce(canonical: str, value: str) -> object:
     return parseInteger(value, "Content-Length")
 
 
-def _plan(names: Tuple[bytes, ...]) -> object:
+def _plan(names: Tuple[bytes, ...]) -> Optional[_Plan]:
     """
     What the scan does with a header block whose header names are C{names}
     (in order): made once per distinct sequence of names, which repeats
     from message to message (a client writes its headers in one order).
 
-    @return: C{False} where such a block takes the full path (a Route,
+    @return: C{None} where such a block takes the full path (a Route,
         Record-Route or Expires, a name that is not a token, a copied or
-        checked header twice, a copied one missing); otherwise a tuple of
-        C{(canonical, line index, value offset)} for every copied or
-        checked line, in the order they came.
+        checked header twice, a copied one missing); otherwise its
+        L{_Plan}.
     """
     steps = []
     seen = set()
@@ -155,16 +184,16 @@ def _plan(names: Tuple[bytes, ...]) -> object:
         if kind is None:
             continue
         if kind == _REFUSE or canonical in seen:
-            return False  # a second Via or Contact line, or "more than one ... header"
+            return None  # a second Via or Contact line, or "more than one ... header"
         seen.add(canonical)
         steps.append((canonical, index, len(name) + 2))
     if not seen.issuperset(_COPIED):
-        return False
-    return tuple(steps)
+        return None
+    return _Plan(steps)
 
 
 #: L{_plan} by the tuple of header names.
-_PLANS: dict[Tuple[bytes, ...], object] = {}
+_PLANS: dict[Tuple[bytes, ...], Optional[_Plan]] = {}
 _PLANS_SIZE = 256
 
 
@@ -190,13 +219,18 @@ def scanOwnOptions(data: bytes, maxHeaderBytes: int) -> Optional[OwnOptions]:
     names = tuple(_NAME_RE.findall(head))
     if len(names) != breaks or len(head.translate(None, _ODD_BYTES)) + breaks != len(head):
         return None
-    plan = _PLANS.get(names)
-    if plan is None:
+    # A space around a value (the full parser strips it; a space inside one
+    # is refused too, which is only slower): the full path.
+    if b":  " in head or b" \r\n" in head or head[-1:] == b" ":
+        return None
+    try:
+        plan = _PLANS[names]
+    except KeyError:
         plan = _plan(names)
         if len(_PLANS) >= _PLANS_SIZE:
             _PLANS.clear()
         _PLANS[names] = plan
-    if plan is False:
+    if plan is None:
         return None
     lines = head.split(b"\r\n")
     startLine = lines[0]
@@ -208,51 +242,47 @@ def scanOwnOptions(data: bytes, maxHeaderBytes: int) -> Optional[OwnOptions]:
         uri = _requestURI(uriBytes)
         if uri is None:
             return None
-    known = _LINES
-    copied: list[Tuple[str, bytes, str]] = []
-    toHasTag = False
-    length = 0
-    via: Optional[Via] = None
     try:
-        for canonical, index, offset in plan:  # type: ignore[attr-defined]
+        viaValue = lines[plan.via][plan.viaAt:].decode("utf-8", "surrogateescape")
+        via = parseSingleVia(viaValue)
+        if via is None:
+            return None  # several Via values
+        fromValue = lines[plan.from_][plan.fromAt:].decode("utf-8", "surrogateescape")
+        if not isPlainNameAddr(fromValue):
+            parseNameAddr(fromValue, "From")
+        callID = lines[plan.callID][plan.callIDAt:].decode("utf-8", "surrogateescape")
+        if not callID or len(callID.split()) != 1:
+            return None  # a Call-ID that is empty or holds a space
+        known = _LINES
+        toHasTag = False
+        length = 0
+        for canonical, index, offset in plan.checked:
             line = lines[index]
-            raw = line[offset:]
-            if raw[:1] == b" " or raw[-1:] == b" ":
-                return None  # space around the value (the full parser strips it)
-            if canonical in _TAG_HEADERS:
-                value = raw.decode("utf-8", "surrogateescape")
-                if canonical == "via":
-                    via = parseSingleVia(value)
-                    if via is None:
-                        return None  # several Via values
-                elif canonical == "from":
-                    if not isPlainNameAddr(value):
-                        parseNameAddr(value, "From")
-                elif not value or len(value.split()) != 1:
-                    return None  # a Call-ID that is empty or holds a space
-                copied.append((canonical, line, value))
-                continue
             checked = known.get(line, known)
             if checked is known:
-                checked = _checkOnce(canonical, raw.decode("utf-8", "surrogateescape"))
+                checked = _checkOnce(canonical, line[offset:].decode("utf-8", "surrogateescape"))
                 if len(line) <= _LINE_LENGTH:
                     if len(known) >= _LINES_SIZE:
                         known.clear()
                     known[line] = checked
             if canonical == "to":
                 toHasTag = checked.tag is not None  # type: ignore[attr-defined]
-                copied.append((canonical, line, ""))
             elif canonical == "cseq":
                 if checked != "OPTIONS":
                     return None
-                copied.append((canonical, line, ""))
             elif canonical == "content-length":
                 length = checked  # type: ignore[assignment]
     except SIPParseError:
         return None
-    if length > len(data) - end - 4 or via is None:
+    if length > len(data) - end - 4:
         return None  # a body shorter than Content-Length
-    return OwnOptions(uri, via, toHasTag, copied)
+    values = (viaValue, fromValue, callID)
+    a, b, c = plan.tagOrder
+    return OwnOptions(
+        uri, via, toHasTag,
+        (lines[plan.via], lines[plan.from_], lines[plan.to], lines[plan.callID], lines[plan.cseq]),
+        (values[a], values[b], values[c]), plan.order,
+    )
 
 
 def _requestURI(uriBytes: bytes) -> Optional[SIPURI]:
@@ -305,16 +335,14 @@ class OptionsReply:
         @return: the reply's bytes.
         """
         fixed = fixedVia(scan.via, host, port)
-        parts: dict[str, bytes] = {}
-        tagParts = []
-        for canonical, line, value in scan.lines:
-            if canonical == "via" and fixed is not None:
-                value = str(fixed)
-                line = line.partition(b": ")[0] + b": " + value.encode("utf-8", "surrogateescape")
-            parts[canonical] = line
-            if canonical in _TAG_HEADERS:
-                tagParts.append(value)
+        viaLine, fromLine, toLine, callLine, cseqLine = scan.copied
+        tagValues = scan.tagValues
+        if fixed is not None:
+            text = str(fixed)
+            viaLine = viaLine.partition(b": ")[0] + b": " + text.encode("utf-8", "surrogateescape")
+            order = scan.order
+            tagged = [name for name in order if name in _TAG_HEADERS]
+            tagValues = tuple(text if name == "via" else value for name, value in zip(tagged, tagValues))
         if not scan.toHasTag:
-            parts["to"] += b";tag=" + stableTag(*tagParts).encode("ascii")
-        return b"\r\n".join((b"SIP/2.0 200 OK", parts["via"], parts["from"], parts["to"], parts["call-id"], parts["cseq"], self._tail))
-
+            toLine += b";tag=" + stableTag(*tagValues).encode("ascii")
+        return b"\r\n".join((b"SIP/2.0 200 OK", viaLine, fromLine, toLine, callLine, cseqLine, self._tail))
