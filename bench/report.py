@@ -192,6 +192,15 @@ def markdown(results: Dict[str, Any]) -> str:
                 _fmt(entry.get("us_per_txn_net_of_fake"), 2),
                 _fmt(_get(host, "callgrind", name, "instructions_per_txn"))))
         lines.append("")
+    profile = _get(results, "host_cost", "profile") or {}
+    if profile.get("tottime"):
+        lines.append("Where ours spends its time per OPTIONS (cProfile of {} transactions, {} Python calls each; by own time):".format(
+            profile.get("n"), profile.get("function_calls_per_txn")))
+        lines.append("")
+        lines.append("```")
+        lines.extend(profile["tottime"][:28])
+        lines.append("```")
+        lines.append("")
     scale = results.get("scale") or {}
     if scale:
         lines.append("## Scale (host, pure registry and port on a scripted socket)")
