@@ -16,6 +16,7 @@ and reply builders directly.  L{twisted_sctp.sip.leanimpl} picks one.
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from types import ModuleType
@@ -103,10 +104,16 @@ class _Pair:
             )
             service.startService()
             case.addCleanup(service.stopService)
+            # So that a request both forward goes out alike: association
+            # ids from a count of each service's own (one process-wide
+            # count otherwise), so the same flow token (;i=)...
+            service.ports[0].registry._ids = itertools.count(1)
             kernel.peers[7] = [UAC]
             kernel.socket.feedNotification(commUp(7), UAC)
             service.ports[0].doRead()
             self.services.append((service, kernel))
+        # and one Via seal (a random key each otherwise): the same tsig.
+        self.services[1][0].server.viaSeal = self.services[0][0].server.viaSeal
         lean = self.services[0][0]
         self.assertLean = lean.transport.lean is not None and self.services[1][0].transport.lean is None
         original = lean.server.leanReceived
