@@ -5,14 +5,21 @@ server itself: differentially against the full path (two L{SIPService}s on
 fake kernels, one with the lean path and one without, fed the same
 messages: the same bytes sent, the same counters), and directly (what it
 takes, what it leaves to the full path).
+
+Each of these runs twice: against the pure-Python module and against the
+compiled accelerator (C{twisted_sctp.sip._lean_c}, built by setup.py; the
+C{Compiled*} classes).  Where the compiled module is missing or stale those
+are skipped, with the reason, but in CI (C{CI} set: C{.ci/run} installs a C
+compiler) they fail.  L{CompiledSameAsPureTests} compares the two scanners
+and reply builders directly.  L{twisted_sctp.sip.leanimpl} picks one.
 """
 
 from __future__ import annotations
 
 import itertools
-
 import os
 import tempfile
+from types import ModuleType
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from hypothesis import HealthCheck, given, settings
@@ -20,17 +27,47 @@ from hypothesis import strategies as st
 
 from twisted.cred import strcred
 from twisted.internet.testing import MemoryReactorClock
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.logger import formatEvent, globalLogPublisher
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
+from twisted_sctp.sip import lean as pureLean
+from twisted_sctp.sip import leanimpl
+from twisted_sctp.sip import server as sipServer
 from twisted_sctp.sip.base import SIPSettings
-from twisted_sctp.sip.flow import ViaSeal
-from twisted_sctp.sip.lean import OptionsReply, scanOwnOptions
 from twisted_sctp.sip.policy import SecuritySettings
 from twisted_sctp.sip.server import ServerSettings
 from twisted_sctp.tap import SIPService
 from twisted_sctp.testing import FakeKernel, commUp
 
 UAC = ("127.0.0.2", 5070)
+
+#: The compiled module (C{None}: not built, or built from another lean.py) and why.
+COMPILED, COMPILED_WHY = leanimpl.compiledModule()
+
+
+class ImplementationMixin:
+    """
+    Runs a test case's tests against C{lean}: the module that
+    L{twisted_sctp.sip.server} uses for the lean path while they run.
+    """
+
+    lean: Optional[ModuleType] = pureLean
+
+    def setUp(self) -> None:
+        if self.lean is None:
+            self.fail("CI is set and the compiled lean path is not usable: the compiled module is {}".format(COMPILED_WHY))  # type: ignore[attr-defined]
+        self.patch(sipServer, "scanOwnOptions", self.lean.scanOwnOptions)  # type: ignore[attr-defined, union-attr]
+        self.patch(sipServer, "OptionsReply", self.lean.OptionsReply)  # type: ignore[attr-defined, union-attr]
+
+
+class CompiledMixin:
+    """
+    The compiled module instead of the pure one: skipped where it is not
+    built (or stale), except in CI, where that fails.
+    """
+
+    lean = COMPILED
+    skip = None if COMPILED is not None or os.environ.get("CI") else "the compiled lean path is not usable (outside CI): the compiled module is {}".format(COMPILED_WHY)
 
 #: What SIPp sends with bench/options.xml.
 SIPP = (
@@ -67,16 +104,16 @@ class _Pair:
             )
             service.startService()
             case.addCleanup(service.stopService)
-            # Association ids are unique in the process and the Via seal's
-            # key is random: give each service its own count of ids and the
-            # same key, or a request both forward (the full path in both)
-            # differs in our Via's ;i= and ;tsig=.
+            # So that a request both forward goes out alike: association
+            # ids from a count of each service's own (one process-wide
+            # count otherwise), so the same flow token (;i=)...
             service.ports[0].registry._ids = itertools.count(1)
-            service.server.viaSeal = ViaSeal(b"k" * 32)
             kernel.peers[7] = [UAC]
             kernel.socket.feedNotification(commUp(7), UAC)
             service.ports[0].doRead()
             self.services.append((service, kernel))
+        # and one Via seal (a random key each otherwise): the same tsig.
+        self.services[1][0].server.viaSeal = self.services[0][0].server.viaSeal
         lean = self.services[0][0]
         self.assertLean = lean.transport.lean is not None and self.services[1][0].transport.lean is None
         original = lean.server.leanReceived
@@ -181,7 +218,7 @@ def optionsMessages(draw: Any) -> bytes:
     return data
 
 
-class DifferentialMixin:
+class DifferentialMixin(ImplementationMixin):
     """
     The lean path sends what the full path sends and counts what it counts,
     for every message hypothesis makes; and it does answer the common ones.
@@ -191,6 +228,7 @@ class DifferentialMixin:
     checkers: Sequence[Any] = ()
 
     def setUp(self) -> None:
+        super().setUp()
         self.pair = _Pair(self, self.security, self.checkers)  # type: ignore[arg-type]
 
     def assertSame(self, data: bytes) -> None:
@@ -280,16 +318,19 @@ class AuthenticatingTests(DifferentialMixin, SynchronousTestCase):
         self.assertEqual(self.pair.services[0][0].guard.counters.asDict().get("trusted_requests"), 1)
 
 
-class ScanTests(SynchronousTestCase):
+class ScanTests(ImplementationMixin, SynchronousTestCase):
     """
     L{scanOwnOptions} and L{OptionsReply} directly.
     """
+
+    def scan(self, data: bytes, maxHeaderBytes: int) -> Any:
+        return self.lean.scanOwnOptions(data, maxHeaderBytes)  # type: ignore[union-attr]
 
     def test_sipp(self) -> None:
         """
         SIPp's OPTIONS: its Request-URI, Via and the copied lines in order.
         """
-        scan = scanOwnOptions(SIPP, 16384)
+        scan = self.scan(SIPP, 16384)
         assert scan is not None
         self.assertEqual((scan.uri.host, scan.uri.port, scan.via.branch, scan.toHasTag), ("127.0.0.1", 5060, "z9hG4bK-1234-1-0", False))
         self.assertEqual(scan.order, ("via", "from", "to", "call-id", "cseq"))
@@ -307,16 +348,140 @@ class ScanTests(SynchronousTestCase):
             SIPP[:200],
             b"\r\n" + SIPP,
         ]:
-            self.assertIsNone(scanOwnOptions(data, 16384), data)
-        self.assertIsNone(scanOwnOptions(SIPP, 200))
+            self.assertIsNone(self.scan(data, 16384), data)
+        self.assertIsNone(self.scan(SIPP, 200))
 
     def test_replyTail(self) -> None:
         """
         The tail writes its own Content-Length and refuses a bad line.
         """
-        reply = OptionsReply([("Server", "x")])
-        scan = scanOwnOptions(SIPP, 16384)
+        reply = self.lean.OptionsReply(  # type: ignore[union-attr]
+            [("Server", "x")])
+        scan = self.scan(SIPP, 16384)
         assert scan is not None
         self.assertTrue(reply.render(scan, "127.0.0.2", 5070).endswith(b"\r\nServer: x\r\nContent-Length: 0\r\n\r\n"))
-        self.assertRaises(ValueError, OptionsReply, [("Content-Length", "0")])
-        self.assertRaises(Exception, OptionsReply, [("Server", "a\x00b")])
+        self.assertRaises(ValueError, self.lean.OptionsReply,  # type: ignore[union-attr]
+                          [("Content-Length", "0")])
+        self.assertRaises(Exception, self.lean.OptionsReply,  # type: ignore[union-attr]
+                          [("Server", "a\x00b")])
+
+
+class CompiledDefaultPolicyTests(CompiledMixin, DefaultPolicyTests):
+    """L{DefaultPolicyTests} with the compiled module."""
+
+
+class CompiledRateLimitedTests(CompiledMixin, RateLimitedTests):
+    """L{RateLimitedTests} with the compiled module."""
+
+
+class CompiledAuthenticatingTests(CompiledMixin, AuthenticatingTests):
+    """L{AuthenticatingTests} with the compiled module."""
+
+
+class CompiledScanTests(CompiledMixin, ScanTests):
+    """L{ScanTests} with the compiled module."""
+
+
+def _outcome(lean: Any, data: bytes, maxHeaderBytes: int) -> object:
+    """
+    What one module makes of C{data}: the scan's fields and two replies
+    (from the Via's own address, and from another: C{received}/C{rport}),
+    C{None}, or the exception.
+    """
+    try:
+        scan = lean.scanOwnOptions(data, maxHeaderBytes)
+        if scan is None:
+            return None
+        reply = lean.OptionsReply([("Server", "x"), ("Allow", "OPTIONS")])
+        return (scan.uri, scan.via, scan.toHasTag, scan.copied, scan.tagValues, scan.order, reply.render(scan, *UAC), reply.render(scan, "10.0.0.9", 5071))
+    except Exception as e:
+        return ("raised", type(e), str(e))
+
+
+class CompiledSameAsPureTests(CompiledMixin, SynchronousTestCase):
+    """
+    The compiled scanner and reply builder give what the pure ones give.
+    """
+
+    def setUp(self) -> None:
+        if self.lean is None:
+            self.fail("CI is set and the compiled lean path is not usable: the compiled module is {}".format(COMPILED_WHY))
+
+    def test_compiled(self) -> None:
+        """
+        The module tested is the compiled one, not the pure one again.
+        """
+        self.assertIsNot(self.lean, pureLean)
+        self.assertTrue(self.lean.__file__.endswith(".so"), self.lean.__file__)  # type: ignore[union-attr]
+
+    def test_sameOutcome(self) -> None:
+        """
+        For every message hypothesis makes (and SIPp's): the same scan, the
+        same replies, the same C{None}, the same exception.
+        """
+        answered = []
+
+        @settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(optionsMessages(), st.sampled_from([16384, 300, 200]))
+        def check(data: bytes, limit: int) -> None:
+            outcome = _outcome(pureLean, data, limit)
+            self.assertEqual(_outcome(self.lean, data, limit), outcome, data)
+            answered.append(outcome is not None)
+
+        check()
+        self.assertEqual(_outcome(self.lean, SIPP, 16384), _outcome(pureLean, SIPP, 16384))
+        self.assertGreaterEqual(sum(answered), 100)
+
+
+class SelectionTests(SynchronousTestCase):
+    """
+    L{leanimpl.select}: the compiled module when it is usable, else the
+    pure one; the environment variable forces the pure one.
+    """
+
+    def test_forcedPure(self) -> None:
+        """
+        C{TWISTED_SCTP_PURE=1}: the pure module, whatever is built.
+        """
+        self.patch(os, "environ", {leanimpl.PURE_ENV: "1"})
+        module, name, reason = leanimpl.select()
+        self.assertEqual((module, name), (pureLean, "pure"))
+        self.assertIn(leanimpl.PURE_ENV, reason)
+
+    def test_default(self) -> None:
+        """
+        Without it (or with C{0}): the compiled module if usable.
+        """
+        self.patch(os, "environ", {leanimpl.PURE_ENV: "0"})
+        module, name, reason = leanimpl.select()
+        if COMPILED is None:
+            self.assertEqual((module, name), (pureLean, "pure"))
+            self.assertIn("the compiled module is", reason)
+        else:
+            self.assertEqual((module, name), (COMPILED, "compiled"))
+
+    def test_stale(self) -> None:
+        """
+        A compiled module built from another C{lean.py} is not used.
+        """
+        if COMPILED is None:
+            raise SkipTest("no compiled module: " + COMPILED_WHY)
+        self.patch(leanimpl, "_sourceDigest", lambda: "0" * 64)
+        module, why = leanimpl.compiledModule()
+        self.assertIsNone(module)
+        self.assertIn("stale", why)
+        self.patch(os, "environ", {})
+        self.assertEqual(leanimpl.select()[:2], (pureLean, "pure"))
+
+    def test_logged(self) -> None:
+        """
+        C{twistd sctp-sip} (L{SIPService}) logs at start which one it uses
+        and why.
+        """
+        events: List[Any] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        service = SIPService(MemoryReactorClock(), [(["127.0.0.1"], 5060)], kernel=FakeKernel())
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertIn("lean path: {} ({})".format(leanimpl.IMPLEMENTATION, leanimpl.REASON), [formatEvent(e) for e in events])

@@ -60,7 +60,7 @@ from twisted.logger import Logger
 
 from twisted_sctp.counters import Counters
 from twisted_sctp.sip.edit import MAX_FORWARDS_LIMIT, popVia, prependVia, removeFirstRoute, setMaxForwards, strictRoute
-from twisted_sctp.sip.lean import OptionsReply, scanOwnOptions
+from twisted_sctp.sip.leanimpl import OptionsReply, scanOwnOptions
 from twisted_sctp.sip.flow import SEAL_PARAM, ViaSeal, branchFor, encodeFlowToken, replyTag
 from twisted_sctp.sip.message import LocalSIPError, NameAddr, SIPParseError, SIPRequest, SIPResponse, SIPURI, parseURI
 from twisted_sctp.sip.registrar import Binding, Registrar, RegistrarError, ServerSettings, internalNetworks
