@@ -54,7 +54,7 @@ demo: setup
 
 # Benchmark (bench/README.md): ours vs Kamailio vs the Python floor, in one
 # boot of the SCTP kernel, plus host-side costs; writes bench/results/latest.*
-# About 16 minutes; `make bench BENCH_ARGS='--preset quick'` for a short run.
+# About 20 minutes; `make bench BENCH_ARGS='--preset quick'` for a short run.
 bench: setup
 	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
