@@ -38,11 +38,12 @@ Targets:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import pickle
 import random
 import struct
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from twisted_sctp.error import OptionError
 from twisted_sctp.kernel.notifications import decodeNotification
@@ -263,22 +264,41 @@ class _FuzzProtocol:
         self.transport = None
 
 
-def portTarget(data: bytes) -> None:
-    from twisted.internet.protocol import Factory
-    from twisted.internet.testing import MemoryReactorClock
+@contextlib.contextmanager
+def _noLoggedFailure(what: str) -> Iterator[None]:
+    """
+    Run the block with an observer of the global log; if anything in it
+    logged a failure, raise after it.
+
+    @param what: the part under test, for the message.
+    @raise AssertionError: a failure was logged.
+    """
     from twisted.logger import globalLogPublisher
 
-    from twisted_sctp.kernel.notifications import AssocChange, PeerAddrChange, SendFailed, ShutdownEvent, PartialDeliveryEvent
-    from twisted_sctp.transport.port import SCTPPort
-    from twisted_sctp.testing import FakeKernel
-
-    src = ByteSource(data)
     failures: List[Any] = []
 
     def observe(event: Dict[str, Any]) -> None:
         if "log_failure" in event:
             failures.append(event)
 
+    globalLogPublisher.addObserver(observe)
+    try:
+        yield
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    if failures:
+        raise AssertionError("{} logged an unexpected failure: {}".format(what, failures[0]["log_failure"].getTraceback()))
+
+
+def portTarget(data: bytes) -> None:
+    from twisted.internet.protocol import Factory
+    from twisted.internet.testing import MemoryReactorClock
+
+    from twisted_sctp.kernel.notifications import AssocChange, PeerAddrChange, SendFailed, ShutdownEvent, PartialDeliveryEvent
+    from twisted_sctp.transport.port import SCTPPort
+    from twisted_sctp.testing import FakeKernel
+
+    src = ByteSource(data)
     options = SCTPOptions(send_retries=src.uint(1) % 3, max_assocs=src.choice([-1, 1, 2, 5]), assoc_tracking=1, assoc_reuse=1)
     kernel = FakeKernel()
     factory = Factory()
@@ -298,8 +318,7 @@ def portTarget(data: bytes) -> None:
     port.readBufferSize = src.choice([64, 1024, 65536])
     port.maxQueuedMessages = src.choice([2, 100])
     sock = kernel.socket
-    globalLogPublisher.addObserver(observe)
-    try:
+    with _noLoggedFailure("the port"):
         port.startListening()
         complete = 0
         steps = src.uint(1) % 40
@@ -357,11 +376,6 @@ def portTarget(data: bytes) -> None:
                     break
                 if len(sock.incoming) == before:
                     break
-    finally:
-        globalLogPublisher.removeObserver(observe)
-    if failures:
-        f = failures[0]["log_failure"]
-        raise AssertionError("the port logged an unexpected failure: {}".format(f.getTraceback()))
     stats = port.stats
     accounted = stats.messages_in + stats.notifications_in + sum(
         stats.drops.get(r, 0) for r in ("source_port_zero", "no_sndrcvinfo", "rejected_association", "oversize")
@@ -471,19 +485,12 @@ def _proxyURI(src: ByteSource, user: str = "x") -> str:
 
 def proxyTarget(data: bytes) -> None:
     from twisted.internet.testing import MemoryReactorClock
-    from twisted.logger import globalLogPublisher
 
     from twisted_sctp.sip.server import ServerSettings
     from twisted_sctp.tap import SIPService
     from twisted_sctp.testing import FakeKernel, commUp
 
     src = ByteSource(data)
-    failures: List[Any] = []
-
-    def observe(event: Dict[str, Any]) -> None:
-        if "log_failure" in event:
-            failures.append(event)
-
     kernel = FakeKernel()
     service = SIPService(MemoryReactorClock(), [(list(_OUR_HOSTS), 5060)], kernel=kernel, serverSettings=ServerSettings(domains=("example.com",)))
     written: List[Any] = []
@@ -496,40 +503,37 @@ def proxyTarget(data: bytes) -> None:
             pass
 
     peer = ("10.1.1.1", 5070)
-    globalLogPublisher.addObserver(observe)
     try:
-        service.startService()
-        service.transport.listeners[0].udp = _UDP()
-        kernel.peers[7] = [peer]
-        kernel.socket.feedNotification(commUp(7), peer)
-        service.ports[0].doRead()
-        for n in range(1 + src.uint(1) % 4):
-            kind = src.uint(1) % 4
-            via = "SIP/2.0/SCTP 10.1.1.1:5070;branch=z9hG4bK{}".format(n)
-            if kind == 3:
-                seal = src.text(24).replace("\r", "").replace("\n", "")
-                lines = ["SIP/2.0 200 OK", "Via: SIP/2.0/SCTP 127.0.0.1:5060;branch=z9hG4bK{};tsig={}".format(src.text(8), seal),
-                         "Via: SIP/2.0/UDP {};branch=z9hG4bKv".format(_proxyURI(src, "")[4:])]
-            elif kind == 2:
-                lines = ["REGISTER sip:127.0.0.1 SIP/2.0", "Via: " + via, "To: <sip:bob@127.0.0.1>",
-                         "Contact: <{}>".format(_proxyURI(src, "bob")), "Expires: 300"]
-            else:
-                uri = "sip:bob@127.0.0.1" if kind == 1 else _proxyURI(src)
-                lines = ["{} {} SIP/2.0".format(src.choice(["INVITE", "MESSAGE", "OPTIONS"]), uri), "Via: " + via, "To: <{}>".format(uri)]
-                for _ in range(src.uint(1) % 3):
-                    lines.append("Route: <{};lr>".format(_proxyURI(src, "")))
-            lines += ["From: <sip:alice@example.com>;tag=a", "Call-ID: c{}".format(n), "CSeq: {} {}".format(n + 1, "REGISTER" if kind == 2 else "INVITE"),
-                      "Max-Forwards: {}".format(src.choice([70, 1, 0, 999999999]))]
-            extra = src.text(40)
-            if extra and src.uint(1) & 1:
-                lines.append(extra)
-            kernel.socket.feedData(("\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n").encode("utf-8", "surrogateescape"), 7, peer)
+        with _noLoggedFailure("the proxy"):
+            service.startService()
+            service.transport.listeners[0].udp = _UDP()
+            kernel.peers[7] = [peer]
+            kernel.socket.feedNotification(commUp(7), peer)
             service.ports[0].doRead()
+            for n in range(1 + src.uint(1) % 4):
+                kind = src.uint(1) % 4
+                via = "SIP/2.0/SCTP 10.1.1.1:5070;branch=z9hG4bK{}".format(n)
+                if kind == 3:
+                    seal = src.text(24).replace("\r", "").replace("\n", "")
+                    lines = ["SIP/2.0 200 OK", "Via: SIP/2.0/SCTP 127.0.0.1:5060;branch=z9hG4bK{};tsig={}".format(src.text(8), seal),
+                             "Via: SIP/2.0/UDP {};branch=z9hG4bKv".format(_proxyURI(src, "")[4:])]
+                elif kind == 2:
+                    lines = ["REGISTER sip:127.0.0.1 SIP/2.0", "Via: " + via, "To: <sip:bob@127.0.0.1>",
+                             "Contact: <{}>".format(_proxyURI(src, "bob")), "Expires: 300"]
+                else:
+                    uri = "sip:bob@127.0.0.1" if kind == 1 else _proxyURI(src)
+                    lines = ["{} {} SIP/2.0".format(src.choice(["INVITE", "MESSAGE", "OPTIONS"]), uri), "Via: " + via, "To: <{}>".format(uri)]
+                    for _ in range(src.uint(1) % 3):
+                        lines.append("Route: <{};lr>".format(_proxyURI(src, "")))
+                lines += ["From: <sip:alice@example.com>;tag=a", "Call-ID: c{}".format(n), "CSeq: {} {}".format(n + 1, "REGISTER" if kind == 2 else "INVITE"),
+                          "Max-Forwards: {}".format(src.choice([70, 1, 0, 999999999]))]
+                extra = src.text(40)
+                if extra and src.uint(1) & 1:
+                    lines.append(extra)
+                kernel.socket.feedData(("\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n").encode("utf-8", "surrogateescape"), 7, peer)
+                service.ports[0].doRead()
     finally:
-        globalLogPublisher.removeObserver(observe)
         service.stopService()
-    if failures:
-        raise AssertionError("logged failure: {}".format(failures[0].get("log_failure")))
     out = [(payload, addr) for payload, _, addr in kernel.socket.sent] + written
     for payload, addr in out:
         if addr is not None and not payload.startswith(b"SIP/2.0 ") and _internalHost(addr[0]):
