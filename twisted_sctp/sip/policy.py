@@ -297,11 +297,7 @@ class RequestGuard:
         if self._looped(request):
             self.counters.count("loops_detected")
             return Verdict(482)
-        if self.authenticator is None:
-            return None
-        self._sweep()
-        if trusted:
-            self.counters.count("trusted_requests")
+        if not self._authenticationApplies(trusted):
             return None
         kind = self._classify(request)
         if kind == _LOCAL:
@@ -322,10 +318,24 @@ class RequestGuard:
         trusted = self.isTrusted(source)
         if self.limiter is not None and not trusted:
             return False
-        if self.authenticator is not None:
-            self._sweep()
-            if trusted:
-                self.counters.count("trusted_requests")
+        self._authenticationApplies(trusted)  # an OPTIONS to us is never challenged
+        return True
+
+    def _authenticationApplies(self, trusted: bool) -> bool:
+        """
+        The step of L{admit} every request past the rate limit and the loop
+        check takes: with an authenticator, expire old nonces and failures
+        and count a request from a trusted source.
+
+        @return: whether the request may need authenticating (there is an
+            authenticator and the source is not trusted).
+        """
+        if self.authenticator is None:
+            return False
+        self._sweep()
+        if trusted:
+            self.counters.count("trusted_requests")
+            return False
         return True
 
     def _isLocal(self, uri: SIPURI, port: bool = True) -> bool:
