@@ -58,35 +58,27 @@ _KEEP, _REFUSE = 1, 2
 _KINDS: dict[str, int] = dict.fromkeys(_COPIED + ("max-forwards", "content-length", "contact"), _KEEP)
 _KINDS.update(dict.fromkeys(("route", "record-route", "expires", ""), _REFUSE))
 
-# Control characters but CR and LF (HTAB too: rare in headers, and it
-# could pad a value): a header block with any takes the full path.
-# (CR is with them, for the count of CRs.)
-_ODD_BYTES = bytes(range(0, 10)) + bytes(range(11, 14)) + bytes(range(14, 32)) + b"\x7f"
+# Control characters but LF (HTAB too: rare in headers, and it could pad a
+# value): a header block with any but the CRs of its line breaks takes the
+# full path (CR is among them so that the scan can count the CRs).
+_ODD_BYTES = bytes(range(0, 10)) + bytes(range(11, 32)) + b"\x7f"
 
 #: Request-URIs seen, parsed (the same few, message after message).
 _URIS: dict[bytes, SIPURI] = {}
 _URIS_SIZE = 256
 
-#: Header names seen, as bytes, with their canonical names (C{""}: not a
-#: token).  Bounded like the parser's cache of known lines.
-_NAMES: dict[bytes, str] = {}
-_NAMES_SIZE = 1024
-
-#: Lines that repeat from one message to the next (To, Contact,
+#: Lines that repeat from one message to the next (To, CSeq, Contact,
 #: Max-Forwards, Content-Length), each checked once, with what the check
-#: gave: the parsed To, the Content-Length, C{None} for the others.
+#: gave (L{_checkOnce}).
 _LINES: dict[bytes, object] = {}
 _LINES_SIZE = 1024
 _LINE_LENGTH = 160
 
 
 def _canonical(name: bytes) -> str:
+    """@return: the canonical name of a header name, C{""} if it is not a token."""
     text = name.decode("latin-1")
-    known = canonicalName(text) if TOKEN_RE.fullmatch(text) else ""
-    if len(_NAMES) >= _NAMES_SIZE:
-        _NAMES.clear()
-    _NAMES[name] = known
-    return known
+    return canonicalName(text) if TOKEN_RE.fullmatch(text) else ""
 
 
 class OwnOptions:
@@ -177,9 +169,7 @@ def _plan(names: Tuple[bytes, ...]) -> Optional[_Plan]:
     steps = []
     seen = set()
     for index, name in enumerate(names, 1):
-        canonical = _NAMES.get(name)
-        if canonical is None:
-            canonical = _canonical(name)
+        canonical = _canonical(name)
         kind = _KINDS.get(canonical)
         if kind is None:
             continue
