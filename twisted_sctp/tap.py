@@ -42,6 +42,7 @@ from twisted_sctp.sip.transport import SIPSettings, SIPTransport
 from twisted_sctp.sip.server import ServerSettings, SIPServer
 from twisted_sctp.sip.credentials import CREDENTIAL_INTERFACES, DigestAuthenticator
 from twisted_sctp.sip.flow import ViaSeal
+from twisted_sctp.kernel import mmsg
 from twisted_sctp.sip import leanimpl
 from twisted_sctp.sip.store import MemoryStore, RedisStore, RedisURL, StoreUnavailable, parseStoreURL, probeRedis
 from twisted_sctp.sip.policy import SECURITY_SETTINGS, RequestGuard, SecuritySettings, defaultRealm, securitySettingsFrom
@@ -430,6 +431,7 @@ class SIPService(service.Service):
             self._bound = True
             if self.transport.lean is not None:
                 _log.info("lean path: {implementation} ({reason})", implementation=leanimpl.IMPLEMENTATION, reason=leanimpl.REASON)
+            _log.info("kernel read: {implementation} ({reason})", implementation=mmsg.IMPLEMENTATION, reason=mmsg.REASON)
             for warning in self.options.warnings():
                 _log.warn("SCTP options: {warning}", warning=warning)
             for warning in self.guard.startupWarnings():

@@ -396,6 +396,18 @@ class CountingSocket:
         self._sock = sock
         self.recvCalls = 0
 
+    @classmethod
+    def onPort(cls, port: Any) -> "CountingSocket":
+        """
+        Count C{port}'s reads, on the C{recvmsg} path: the one taken where
+        the C{recvmmsg} extension is not built (that one's reads:
+        L{tests.integration.test_kernelread}).
+        """
+        counting = cls(port.socket)
+        port.socket = counting
+        port.backend._recvmmsg = None
+        return counting
+
     def recvmsg(self, *args: Any) -> Any:
         self.recvCalls += 1
         return self._sock.recvmsg(*args)
@@ -449,8 +461,7 @@ class ReadPathTests(TestCase):
         """
         count = 300
         server = listen(self, RecordingFactory(Echo))
-        counting = CountingSocket(server.socket)
-        server.socket = counting
+        counting = CountingSocket.onPort(server)
         client = listen(self, RecordingFactory(Recorder))
         proto = yield client.connect(("127.0.0.1", server.getHost().port))
         proto.onMessage = lambda m: len(proto.messages) < count and proto.transport.write(b"%d" % len(proto.messages))
@@ -472,8 +483,7 @@ class ReadPathTests(TestCase):
         """
         count = 300
         server = listen(self, socket_rcvbuf=1 << 20)
-        counting = CountingSocket(server.socket)
-        server.socket = counting
+        counting = CountingSocket.onPort(server)
         peer = rawClient()
         self.addCleanup(peer.close)
         address = ("127.0.0.1", server.getHost().port)

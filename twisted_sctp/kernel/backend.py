@@ -3,8 +3,12 @@
 L{KernelBackend}: the Linux kernel SCTP backend, one one-to-many socket
 (C{SOCK_SEQPACKET}) on the reactor (C{IReadDescriptor}/C{IWriteDescriptor}).
 
-Receive: C{doRead} loops C{recvmsg} (bounded per wake-up in reads and in
-bytes, after the first message only where L{ReadPolicy} expects more);
+Receive: C{doRead} reads with C{recvmmsg} where the C extension is built
+(L{twisted_sctp.kernel.mmsg}: one system call reads what is queued, up to
+L{KernelBackend.batchSize}; a batch that comes back short ends the wake-up,
+so no wake-up pays an empty read), else loops C{recvmsg} (after the first
+message only where L{ReadPolicy} expects more); both bounded per wake-up
+in reads and in bytes;
 pieces of a message (no C{MSG_EOR}) are reassembled per association (the
 socket's C{SCTP_FRAGMENT_INTERLEAVE} is 1, so pieces of different
 associations' messages come interleaved, each with its receive info) up to
@@ -25,6 +29,7 @@ PR-SCTP TTL policy is left out until the association is up (see L{send}).
 
 from __future__ import annotations
 
+import socket as _socket
 import struct
 from socket import AF_INET, AF_INET6, ntohl
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
@@ -36,6 +41,7 @@ from twisted.internet.interfaces import ILoggingContext, IReadDescriptor, IWrite
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from twisted_sctp.kernel import mmsg
 from twisted_sctp.kernel.constants import IPPROTO_SCTP, MSG_EOR, MSG_NOTIFICATION, AssocChangeState, SendFlags
 from twisted_sctp.kernel.kerneloptions import FRAGMENT_INTERLEAVE
 from twisted_sctp.kernel.notifications import AssocChange, decodeNotification
@@ -79,7 +85,12 @@ class KernelBackend:
     @ivar socket: the socket, once listening.
     @ivar maxMessageSize: the reassembly bound for partially delivered
         messages; bigger ones are dropped and counted.
-    @ivar maxReadsPerWakeup: the most C{recvmsg} calls in one wake-up.
+    @ivar maxReadsPerWakeup: the most messages (or pieces) read in one
+        wake-up.
+    @ivar batchSize: the most messages one C{recvmmsg} reads (at most
+        C{twisted_sctp.kernel._mmsg.MAX_COUNT}); the read buffers are
+        this many times L{readBufferSize} and L{ancillaryBufferSize},
+        made once per socket.
     @ivar maxBytesPerWakeup: a wake-up stops once it has read this many
         bytes (the reactor then serves its other descriptors and timers;
         the socket stays readable): a peer streaming big messages costs at
@@ -92,6 +103,7 @@ class KernelBackend:
     """
 
     maxReadsPerWakeup = 64
+    batchSize = 16
     maxBytesPerWakeup = 1 << 20
     fragmentInterleave = FRAGMENT_INTERLEAVE
     readBufferSize = 65536
@@ -125,6 +137,9 @@ class KernelBackend:
         #: The peer addresses of each association that came up (kernel id).
         self._paths: Dict[int, Tuple[HostPort, ...]] = {}
         self._readPolicy = ReadPolicy()
+        #: C{recvmmsg} where it is built and the socket is a real one.
+        self._recvmmsg: Any = None
+        self._buffers: Tuple[bytearray, bytearray] = (bytearray(), bytearray())
         #: Told each wake-up's first arrival stamp (L{twisted_sctp.reactor}).
         self._arrived = reactor.arrived if IArrivalClock.providedBy(reactor) else None
         self._ancillaries: Dict[Tuple[SendParameters, int, bool], Ancillary] = {}
@@ -150,6 +165,8 @@ class KernelBackend:
             sock.close()
             raise
         self.socket = sock
+        if mmsg.recvmmsg is not None and isinstance(sock, _socket.socket):
+            self._recvmmsg = mmsg.recvmmsg
         self.resumeReading()
 
     def send(self, payload: bytes, params: SendParameters, assocID: int = 0, address: Optional[HostPort] = None) -> None:
@@ -273,9 +290,10 @@ class KernelBackend:
     def doRead(self) -> Optional[Failure]:
         """
         Read up to L{maxReadsPerWakeup} messages or L{maxBytesPerWakeup}
-        bytes; after the first, read on only where L{ReadPolicy} expects
-        more (the socket stays readable, so a message left is read at the
-        next wake-up).
+        bytes: in batches of L{batchSize} with C{recvmmsg}, until one comes
+        back short (the queue was empty); else with C{recvmsg}, after the
+        first, reading on only where L{ReadPolicy} expects more.  The socket
+        stays readable, so a message left is read at the next wake-up.
 
         The sink's C{readTime} during the wake-up is the first message's
         arrival time from the kernel (C{SO_TIMESTAMPNS}), or the reactor's
@@ -284,9 +302,64 @@ class KernelBackend:
         stands in for the clock read of the reactor's next timer check).
         """
         try:
+            if self._recvmmsg is not None:
+                return self._readBatches()
             return self._readMessages()
         finally:
             self._sink.readTime = None
+
+    def _readBatches(self) -> Optional[Failure]:
+        recvmmsg = self._recvmmsg
+        sink = self._sink
+        slot, ancSlot = self.readBufferSize, self.ancillaryBufferSize
+        data, anc = self._buffers
+        if len(data) != slot * self.batchSize or len(anc) != ancSlot * self.batchSize:
+            data, anc = self._buffers = bytearray(slot * self.batchSize), bytearray(ancSlot * self.batchSize)
+        fd = self.socket.fileno()
+        left = self.maxReadsPerWakeup
+        taken = 0
+        budget = self.maxBytesPerWakeup
+        while left > 0:
+            count = min(left, self.batchSize)
+            try:
+                batch = recvmmsg(fd, data, slot, anc, ancSlot, count)
+            except OSError as e:
+                if e.errno in WOULD_BLOCK:
+                    return None
+                if e.errno in RETRY or e.errno in READ_TRANSIENT:
+                    left -= 1
+                    continue
+                _log.error("{prefix} recvmmsg failed: {err}", prefix=self.logPrefix(), err=e)
+                return Failure(main.CONNECTION_LOST)
+            if not batch:
+                return None
+            if sink.readTime is None:
+                self._dateWakeup(batch[0][1])
+            for message in batch:
+                try:
+                    self._received(*message)
+                except Exception:
+                    _log.failure("while handling an SCTP message")
+                if self._closed:
+                    return None
+                taken += len(message[0])
+            # (A batch that came back short found the queue empty.)
+            if len(batch) < count or taken >= budget:
+                return None
+            left -= count
+        return None
+
+    def _dateWakeup(self, ancdata: Ancillary) -> None:
+        """
+        Set the sink's C{readTime} from the wake-up's first message.
+        """
+        arrived = receiveTime(ancdata)
+        if arrived is None:
+            self._sink.readTime = self._reactor.seconds()
+        else:
+            self._sink.readTime = arrived
+            if self._arrived is not None:
+                self._arrived(arrived)
 
     def _readMessages(self) -> Optional[Failure]:
         recvmsg = self.socket.recvmsg
@@ -321,13 +394,7 @@ class KernelBackend:
             got += 1
             moreQueued = bool(flags & MSG_NOTIFICATION or not flags & MSG_EOR)
             if sink.readTime is None:
-                arrived = receiveTime(ancdata)
-                if arrived is None:
-                    sink.readTime = self._reactor.seconds()
-                else:
-                    sink.readTime = arrived
-                    if self._arrived is not None:
-                        self._arrived(arrived)
+                self._dateWakeup(ancdata)
             try:
                 self._received(data, ancdata, flags, address)
             except Exception:
