@@ -59,4 +59,4 @@ bench: setup
 	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf _trial_temp* .mypy_cache .hypothesis build dist *.egg-info twisted/plugins/dropin.cache twisted_sctp/sip/_lean_c.*.so twisted_sctp/kernel/_mmsg.*.so
+	rm -rf _trial_temp* .mypy_cache .hypothesis build dist *.egg-info twisted/plugins/dropin.cache twisted_sctp/sip/_lean_c.*.so twisted_sctp/kernel/_mmsg.*.so twisted_sctp/sip/_leanhead.*.so

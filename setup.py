@@ -1,7 +1,8 @@
 """
 The build's one addition to setup.cfg: the optional compiled accelerators
 (issue 10): the lean path (lever 2) and the kernel backend's C{recvmmsg}
-(lever 3, C{twisted_sctp/kernel/_mmsg.c}, plain C).
+(lever 3, C{twisted_sctp/kernel/_mmsg.c}, plain C) and the lean path's
+header-block splitter (C{twisted_sctp/sip/_leanhead.c}, plain C).
 
 Each module in L{ACCELERATED} is compiled by Cython, as it is, into a
 separate extension module beside it (C{twisted_sctp/sip/lean.py} ->
@@ -33,6 +34,7 @@ ACCELERATED = [
 #: Extensions written in C (no Cython needed): (module, its source).
 C_EXTENSIONS = [
     ("twisted_sctp.kernel._mmsg", "twisted_sctp/kernel/_mmsg.c"),
+    ("twisted_sctp.sip._leanhead", "twisted_sctp/sip/_leanhead.c"),
 ]
 
 #: Cython's directives.  Annotations type the compiled code (Cython's

@@ -26,7 +26,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional, Tuple
+from typing import Callable, Iterable, Optional, Tuple
 
 from twisted_sctp.sip.edit import fixedVia
 from twisted_sctp.sip.flow import stableTag
@@ -182,6 +182,52 @@ def _plan(names: Tuple[bytes, ...]) -> Optional[_Plan]:
     return _Plan(steps)
 
 
+def _splitHead(head: bytes) -> Optional[Tuple[Tuple[bytes, ...], list[bytes]]]:
+    """
+    Split a header block (without its blank line) of the common shape.
+
+    The compiled module uses C{twisted_sctp.sip._leanhead.splitHead}, the
+    same function in C, where it is built (L{_splitter}).
+
+    @return: C{None} where the block takes the full path: a line break
+        that is not CRLF or another control character, a space around a
+        value, a header line that is not C{Name: value} with one space
+        after the first colon; otherwise the tuple of the header names (in
+        order) and the lines (C{head.split(b"\\r\\n")}: the start line first).
+    """
+    # Every header line as "Name: value" (the name without a colon): one
+    # name per line break, or the block takes the full path.  With that,
+    # the block has at least as many CRs as LFs: as many, and no odd byte,
+    # when removing both leaves one byte less per line break.
+    breaks = head.count(b"\n")
+    names = tuple(_NAME_RE.findall(head))
+    if len(names) != breaks or len(head.translate(None, _ODD_BYTES)) + breaks != len(head):
+        return None
+    # A space around a value (the full parser strips it; a space inside one
+    # is refused too, which is only slower): the full path.
+    if b":  " in head or b" \r\n" in head or head[-1:] == b" ":
+        return None
+    return names, head.split(b"\r\n")
+
+
+def _splitter(moduleName: str) -> Callable[[bytes], Optional[Tuple[Tuple[bytes, ...], list[bytes]]]]:
+    """
+    @return: the header-block splitter of the module named C{moduleName}:
+        the C one for the compiled module (C{twisted_sctp.sip._lean_c})
+        where it is built, L{_splitHead} otherwise (the pure module stays
+        the reference).
+    """
+    if moduleName.rpartition(".")[2] != "_lean_c":
+        return _splitHead
+    try:
+        from twisted_sctp.sip._leanhead import splitHead
+    except ImportError:
+        return _splitHead
+    return splitHead
+
+
+_split = _splitter(__name__)
+
 #: L{_plan} by the tuple of header names.
 _PLANS: dict[Tuple[bytes, ...], Optional[_Plan]] = {}
 _PLANS_SIZE = 256
@@ -200,19 +246,10 @@ def scanOwnOptions(data: bytes, maxHeaderBytes: int) -> Optional[OwnOptions]:
     end = data.find(b"\r\n\r\n", 0, maxHeaderBytes)
     if end < 0:
         return None
-    head = data[:end]
-    # Every header line as "Name: value" (the name without a colon): one
-    # name per line break, or the block takes the full path.  With that,
-    # the block has at least as many CRs as LFs: as many, and no odd byte,
-    # when removing both leaves one byte less per line break.
-    breaks = head.count(b"\n")
-    names = tuple(_NAME_RE.findall(head))
-    if len(names) != breaks or len(head.translate(None, _ODD_BYTES)) + breaks != len(head):
+    split = _split(data[:end])
+    if split is None:
         return None
-    # A space around a value (the full parser strips it; a space inside one
-    # is refused too, which is only slower): the full path.
-    if b":  " in head or b" \r\n" in head or head[-1:] == b" ":
-        return None
+    names, lines = split
     try:
         plan = _PLANS[names]
     except KeyError:
@@ -222,7 +259,6 @@ def scanOwnOptions(data: bytes, maxHeaderBytes: int) -> Optional[OwnOptions]:
         _PLANS[names] = plan
     if plan is None:
         return None
-    lines = head.split(b"\r\n")
     startLine = lines[0]
     if not startLine.endswith(_END):
         return None
