@@ -705,6 +705,98 @@ class PortTestCase(SynchronousTestCase):
         self.assertEqual((assoc.messagesIn, assoc.messagesOut), (2, 2))
         self.assertAlmostEqual(assoc.lastActivity, 1795305957.120674244, places=6)
 
+    def countClockReads(self) -> List[float]:
+        reads: List[float] = []
+        seconds = self.reactor.seconds
+        self.reactor.seconds = lambda: reads.append(seconds()) or seconds()  # type: ignore[method-assign]
+        return reads
+
+    def commUpWithData(self, port: SCTPPort) -> Any:
+        """
+        Read a COMM_UP with an OPTIONS (stamped 1795305957.5) behind it in
+        one wake-up.
+
+        @return: the association's record.
+        """
+        self.kernel.peers[7] = [PEER]
+        self.sock.feedNotification(commUp(7), PEER)
+        self.sock.feedData(b"a", 7, PEER, arrival=(1795305957, 500000000))
+        port.doRead()
+        return port.registry.byKernelID(7)
+
+    def test_commUpDatedByTheClockOnce(self) -> None:
+        """
+        With C{recvmsg}, a COMM_UP (no arrival time: a notification) read
+        first costs one clock read, the record's creation time; the data
+        bundled behind it dates the rest of the wake-up.
+        """
+        port = self.makePort()
+        self.reactor.advance(3)
+        reads = self.countClockReads()
+        assoc = self.commUpWithData(port)
+        self.assertEqual(reads, [3.0])
+        self.assertEqual(assoc.created, 3.0)
+        self.assertEqual(assoc.lastActivity, 1795305957.5)
+
+    def batchReads(self, port: SCTPPort) -> List[int]:
+        """
+        Make C{port}'s backend read with a C{recvmmsg} that serves the
+        scripted socket's queue.
+
+        @return: the batch sizes it returns, as it returns them.
+        """
+        sizes: List[int] = []
+
+        def recvmmsg(fd: int, data: Any, slot: int, anc: Any, ancSlot: int, count: int) -> List[Any]:
+            batch = []
+            while len(batch) < count and self.sock.incoming:
+                batch.append(self.sock.recvmsg(slot, ancSlot))
+            if not batch:
+                raise BlockingIOError(errno.EAGAIN, "no scripted input")
+            sizes.append(len(batch))
+            return batch
+
+        port.backend._recvmmsg = recvmmsg
+        return sizes
+
+    def test_batchDatedByItsData(self) -> None:
+        """
+        With C{recvmmsg}, a batch is dated by its first data message's
+        arrival time before any of it is reported: a COMM_UP with the
+        OPTIONS behind it reads no clock at all, and the record is created
+        at the data's arrival time.
+        """
+        port = self.makePort()
+        sizes = self.batchReads(port)
+        reads = self.countClockReads()
+        assoc = self.commUpWithData(port)
+        self.assertEqual(sizes, [2])
+        self.assertEqual(reads, [])
+        self.assertEqual((assoc.created, assoc.lastActivity), (1795305957.5, 1795305957.5))
+        self.assertEqual([m.payload for m in self.protocols[0].messages], [b"a"])
+
+    def test_batchOfNotificationsReadsNoClock(self) -> None:
+        """
+        With C{recvmmsg}, a batch of notifications only (a SHUTDOWN_COMP)
+        reads no clock; a COMM_UP alone reads it once, for the record's
+        creation time; data without an arrival time reads it once a batch.
+        """
+        port = self.makePort()
+        self.batchReads(port)
+        reads = self.countClockReads()
+        self.kernel.peers[7] = [PEER]
+        self.sock.feedNotification(commUp(7), PEER)
+        port.doRead()
+        self.assertEqual(len(reads), 1)
+        self.sock.feedData(b"a", 7, PEER)
+        self.sock.feedData(b"b", 7, PEER)
+        port.doRead()
+        self.assertEqual(len(reads), 2)
+        self.sock.feedNotification(AssocChange(state=AssocChangeState.SHUTDOWN_COMP, assocID=7), PEER)
+        port.doRead()
+        self.assertEqual(len(reads), 2)
+        self.assertIsNone(port.registry.byKernelID(7))
+
     def test_oneRecvmsgPerMessageAtLowLoad(self) -> None:
         """
         When wake-ups keep finding one message each, the port stops making

@@ -295,11 +295,17 @@ class KernelBackend:
         first, reading on only where L{ReadPolicy} expects more.  The socket
         stays readable, so a message left is read at the next wake-up.
 
-        The sink's C{readTime} during the wake-up is the first message's
-        arrival time from the kernel (C{SO_TIMESTAMPNS}), or the reactor's
-        clock where there is none; a reactor that provides
-        L{twisted_sctp.clock.IArrivalClock} is told that arrival time (it
-        stands in for the clock read of the reactor's next timer check).
+        The sink's C{readTime} during the wake-up is the arrival time from
+        the kernel (C{SO_TIMESTAMPNS}) of its first data message, or the
+        reactor's clock where that has none; notifications carry no time,
+        so a batch read with C{recvmmsg} is dated, before any of it is
+        reported, by its first message that has one (the OPTIONS bundled
+        behind a COMM_UP dates the COMM_UP: no clock read for either), and
+        a batch of notifications only (a SHUTDOWN_COMP) leaves it C{None}
+        (no clock read unless a consumer needs the time).  A reactor that
+        provides L{twisted_sctp.clock.IArrivalClock} is told that arrival
+        time (it stands in for the clock read of the reactor's next timer
+        check).
         """
         try:
             if self._recvmmsg is not None:
@@ -334,7 +340,7 @@ class KernelBackend:
             if not batch:
                 return None
             if sink.readTime is None:
-                self._dateWakeup(batch[0][1])
+                self._dateBatch(batch)
             for message in batch:
                 try:
                     self._received(*message)
@@ -349,9 +355,20 @@ class KernelBackend:
             left -= count
         return None
 
+    def _dateBatch(self, batch: List[Tuple[bytes, Ancillary, int, Any]]) -> None:
+        """
+        Set the sink's C{readTime} from the batch's first message that has
+        an arrival time, or the reactor's clock where a data message has
+        none; a batch of notifications only leaves it C{None}.
+        """
+        for data, ancdata, flags, address in batch:
+            if not flags & MSG_NOTIFICATION:
+                self._dateWakeup(ancdata)
+                return
+
     def _dateWakeup(self, ancdata: Ancillary) -> None:
         """
-        Set the sink's C{readTime} from the wake-up's first message.
+        Set the sink's C{readTime} from the wake-up's first data message.
         """
         arrived = receiveTime(ancdata)
         if arrived is None:
@@ -393,7 +410,7 @@ class KernelBackend:
                 probing = False
             got += 1
             moreQueued = bool(flags & MSG_NOTIFICATION or not flags & MSG_EOR)
-            if sink.readTime is None:
+            if sink.readTime is None and not flags & MSG_NOTIFICATION:
                 self._dateWakeup(ancdata)
             try:
                 self._received(data, ancdata, flags, address)

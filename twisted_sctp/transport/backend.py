@@ -32,8 +32,11 @@ class ISCTPBackendSink(Interface):
     stats = Attribute("The L{twisted_sctp.transport.stats.SCTPStats} the backend counts its drops in.")
     readTime = Attribute(
         "The time of the current batch of input (set by the backend before it "
-        "reports the first message of a wake-up, None again after the last): "
-        "the activity time of everything received and sent meanwhile."
+        "reports the first data message of a wake-up, or before the first "
+        "message where it can see the batch's arrival time ahead; None again "
+        "after the last, and None while a wake-up has reported only events "
+        "whose time is not known yet): the activity time of everything "
+        "received and sent meanwhile; where it is None, the clock's."
     )
 
     def dataReceived(event: DataReceived) -> None:

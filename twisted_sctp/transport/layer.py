@@ -198,7 +198,7 @@ class AssociationLayer(Sender):
                 self.registry.setPaths(old, paths)
                 return old
             self._end(old, "comm_lost")
-        assoc = self.registry.implicit(assocID, source or ("", 0))
+        assoc = self.registry.implicit(assocID, source or ("", 0), self.readTime)
         if source is not None:
             self.registry.setPaths(assoc, paths)
         self._attachProtocol(assoc)
@@ -236,7 +236,7 @@ class AssociationLayer(Sender):
         # registry.up() completes a record made by connect(), by an implicit
         # send, or by data that got here before this COMM_UP.
         peer = SCTPAddress(primary[0], primary[1], tuple(h for h, _ in paths))
-        assoc, stale = self.registry.up(event.assocID, peer, event.inboundStreams, event.outboundStreams)
+        assoc, stale = self.registry.up(event.assocID, peer, event.inboundStreams, event.outboundStreams, self.readTime)
         if stale is not None:
             self._lost(stale, "comm_lost")
         if len(paths) > 1 or assoc.outgoing:

@@ -362,15 +362,19 @@ class AssociationRegistry:
         peer: SCTPAddress,
         inboundStreams: int = 0,
         outboundStreams: int = 0,
+        now: Optional[float] = None,
     ) -> Tuple[Association, Optional[Association]]:
         """
         COMM_UP: the association is established.
 
+        @param now: the time it came up (the batch's C{readTime}); C{None}:
+            the clock's.
         @return: the association and, if the kernel id still named an older
             association with another peer (a reused id whose end we missed),
             that older one, which the caller must close.
         """
-        now = self._clock.seconds()
+        if now is None:
+            now = self._clock.seconds()
         self.opened += 1
         stale = None
         paths = {_key(p): "active" for p in peer.paths()}
@@ -433,13 +437,16 @@ class AssociationRegistry:
                 return assoc
         return None
 
-    def implicit(self, assocID: int, source: HostPort) -> Association:
+    def implicit(self, assocID: int, source: HostPort, now: Optional[float] = None) -> Association:
         """
         Data arrived on a kernel association we have no record of (its
         COMM_UP not processed yet, or missed): make a record so the data is
         not lost.  It is counted as opened when its COMM_UP arrives.
+
+        @param now: the data's arrival time; C{None}: the clock's.
         """
-        now = self._clock.seconds()
+        if now is None:
+            now = self._clock.seconds()
         assoc = Association(
             id=self._newID(),
             assocID=assocID,
