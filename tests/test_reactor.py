@@ -8,6 +8,7 @@ stamps.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from typing import Any, List
 
@@ -264,6 +265,141 @@ class BackendReportsArrivalTests(SynchronousTestCase):
         sock.feedData(b"a", 7, PEER)
         backend.doRead()
         self.assertEqual(seen, [5])
+
+
+class _Reader:
+    """
+    A reader over one end of a socket pair that does C{action} on each
+    C{doRead} (after reading what is there).
+    """
+
+    def __init__(self, prefix: Any, action: Any) -> None:
+        self.ends = socket.socketpair()
+        for end in self.ends:
+            end.setblocking(False)
+        self.prefix = prefix
+        self.action = action
+
+    def fileno(self) -> int:
+        return self.ends[0].fileno()
+
+    def logPrefix(self) -> str:
+        if isinstance(self.prefix, Exception):
+            raise self.prefix
+        return str(self.prefix)
+
+    def doRead(self) -> Any:
+        self.ends[0].recv(100)
+        return self.action()
+
+    def connectionLost(self, reason: Any) -> None:
+        for end in self.ends:
+            end.close()
+
+
+class LogContextTests(SynchronousTestCase):
+    """
+    L{KernelClockReactor} calls a ready descriptor in the legacy log
+    context that Twisted's L{EPollReactor} calls it in: for each case, the
+    same log events (their C{system}, text and outer-context keys) on both.
+    """
+
+    if KernelClockReactor is None:  # pragma: no cover
+        skip = "epoll reactor: Linux only"
+
+    def events(self, reactorClass: Any, prefix: Any, action: Any, outer: Any = None, wakeUps: int = 2) -> List[Any]:
+        """
+        Run C{wakeUps} wake-ups of one reader on a new reactor of
+        C{reactorClass} (in the legacy log context C{outer}, if given; a
+        list: one after the other, wake-up by wake-up).
+
+        @return: the legacy log events seen, as comparable tuples.
+        """
+        from twisted.internet.epollreactor import EPollReactor  # noqa: F401 (Linux only)
+        from twisted.python import context, log
+
+        reactor = reactorClass()
+        reader = _Reader(prefix, action)
+        seen: List[Any] = []
+
+        def observer(event: Any) -> None:
+            failure = event.get("failure")
+            seen.append((event.get("system"), event.get("isError"), log.textFromEventDict(event) if failure is None else str(failure.value), event.get("outer")))
+
+        log.addObserver(observer)
+        try:
+            reactor.addReader(reader)
+            for n in range(wakeUps):
+                reader.ends[1].send(b"x")
+                this = outer[n % len(outer)] if isinstance(outer, list) else outer
+                if this is None:
+                    reactor.doIteration(0)
+                else:
+                    context.call({log.ILogContext: this}, reactor.doIteration, 0)
+        finally:
+            log.removeObserver(observer)
+            if reader in reactor.getReaders():
+                reactor.removeReader(reader)
+            reader.connectionLost(None)
+            waker = reactor.waker
+            reactor.removeReader(waker)
+            waker.connectionLost(None)
+            reactor._poller.close()
+        return [e for e in seen if e[2] is None or "Main loop terminated" not in e[2]]
+
+    def assertSameAsTwisted(self, prefix: Any, action: Any, outer: Any = None, wakeUps: int = 2) -> List[Any]:
+        from twisted.internet.epollreactor import EPollReactor
+
+        ours = self.events(KernelClockReactor, prefix, action, outer, wakeUps)
+        self.flushLoggedErrors()
+        twisted = self.events(EPollReactor, prefix, action, outer, wakeUps)
+        self.flushLoggedErrors()
+        self.assertEqual(ours, twisted)
+        return ours
+
+    def test_legacyMessageHasThePrefix(self) -> None:
+        """
+        A C{log.msg} during C{doRead} has the descriptor's prefix as its
+        C{system}, on each wake-up.
+        """
+        from twisted.python import log
+
+        seen = self.assertSameAsTwisted("SCTPPort (SCTP)", lambda: log.msg("read one"))
+        self.assertEqual(seen, [("SCTPPort (SCTP)", 0, "read one", None)] * 2)
+
+    def test_outerContextKept(self) -> None:
+        """
+        The outer context's other keys are seen inside, and a new outer
+        context (another object) is not confused with the first.
+        """
+        from twisted.python import log
+
+        seen = self.assertSameAsTwisted("p", lambda: log.msg("m"), outer={"system": "outer", "outer": 1})
+        self.assertEqual(seen, [("p", 0, "m", 1)] * 2)
+        seen = self.assertSameAsTwisted("p", lambda: log.msg("m"), outer=[{"system": "outer", "outer": 2}, {"outer": 3}, None], wakeUps=4)
+        self.assertEqual(seen, [("p", 0, "m", 2), ("p", 0, "m", 3), ("p", 0, "m", None), ("p", 0, "m", 2)])
+
+    def test_buggyPrefix(self) -> None:
+        """
+        A C{logPrefix} that raises is logged, and the call goes on under
+        C{"(buggy logPrefix method)"}.
+        """
+        from twisted.python import log
+
+        seen = self.assertSameAsTwisted(ValueError("no prefix"), lambda: log.msg("still read"))
+        self.assertIn(("(buggy logPrefix method)", 0, "still read", None), seen)
+        self.assertIn(("(buggy logPrefix method)", 1, "no prefix", None), seen)
+
+    def test_raisingReadLogged(self) -> None:
+        """
+        What C{doRead} raises is logged under its prefix, and the
+        descriptor is disconnected, as Twisted does.
+        """
+        def boom() -> None:
+            raise RuntimeError("read failed")
+
+        seen = self.assertSameAsTwisted("p", boom, wakeUps=1)
+        self.assertEqual(seen, [("p", 1, "read failed", None)])
 
 
 class TapInstallsTests(SynchronousTestCase):
